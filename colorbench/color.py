@@ -11,6 +11,9 @@ numbers computed here agree with scikit-image to 1e-3 and papers that use either
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
 import torch
 
 # sRGB (linear) -> XYZ, the matrix scikit-image uses (IEC 61966-2-1 primaries, D65).
@@ -19,6 +22,8 @@ _XYZ_FROM_RGB = (
     (0.212671, 0.715160, 0.072169),
     (0.019334, 0.119193, 0.950227),
 )
+# Its inverse, computed once in float64 (as scikit-image does with linalg.inv).
+_RGB_FROM_XYZ = tuple(map(tuple, np.linalg.inv(np.array(_XYZ_FROM_RGB)).tolist()))
 # D65 reference white for the 2 degree observer (scikit-image's default illuminant).
 _WHITE_D65 = (0.95047, 1.0, 1.08883)
 
@@ -44,7 +49,13 @@ def _check_image(x: torch.Tensor, name: str) -> None:
 
 
 def _matrix(rows, like: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(rows, dtype=like.dtype, device=like.device)
+    return _constant(rows, like.dtype, like.device)
+
+
+@functools.lru_cache(maxsize=64)
+def _constant(rows, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    # Cached per dtype and device: building it on every call costs a host-to-device copy on a GPU.
+    return torch.tensor(rows, dtype=dtype, device=device)
 
 
 def _apply_matrix(m: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -74,8 +85,7 @@ def rgb_to_xyz(rgb: torch.Tensor) -> torch.Tensor:
 def xyz_to_rgb(xyz: torch.Tensor) -> torch.Tensor:
     """CIE XYZ (D65) to sRGB, clipped to [0, 1] as scikit-image does."""
     _check_image(xyz, "xyz")
-    rgb_from_xyz = torch.linalg.inv(_matrix(_XYZ_FROM_RGB, xyz).double()).to(xyz.dtype)
-    return linear_to_srgb(_apply_matrix(rgb_from_xyz, xyz)).clamp(0.0, 1.0)
+    return linear_to_srgb(_apply_matrix(_matrix(_RGB_FROM_XYZ, xyz), xyz)).clamp(0.0, 1.0)
 
 
 def xyz_to_lab(xyz: torch.Tensor) -> torch.Tensor:
