@@ -1,0 +1,125 @@
+"""``colorbench data prepare`` and ``colorbench data info``."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from colorbench.data.cache import PreparedData, load_prepared, locate, prepare
+from colorbench.data.spec import DataSpec
+
+
+def _data_options(command):
+    options = [
+        click.option("--source", default="sample", show_default=True, help="sample, coco or folder."),
+        click.option("--root", default=None, help="Image folder (folder, coco)."),
+        click.option("--annotations", default=None, help="COCO instances JSON file (coco)."),
+        click.option("--categories", default=None, help="Comma list of COCO category names (any of them)."),
+        click.option(
+            "--size", type=int, default=64, show_default=True, help="Side of the square images, px."
+        ),
+        click.option("--limit", type=int, default=None, help="Seeded choice of this many images [all]."),
+        click.option(
+            "--val-fraction", type=float, default=0.2, show_default=True, help="Share of images for val."
+        ),
+        click.option(
+            "--seed", type=int, default=123, show_default=True, help="Seed of the choice and split."
+        ),
+        click.option(
+            "--cache-dir", default=None, help="Cache directory [$COLORBENCH_CACHE or ~/.cache/colorbench]."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _spec(source, root, annotations, categories, size, limit, val_fraction, seed) -> DataSpec:
+    return DataSpec(
+        source=source,
+        root=root,
+        annotations=annotations,
+        categories=categories or (),
+        size=size,
+        limit=limit,
+        val_fraction=val_fraction,
+        seed=seed,
+    )
+
+
+def _counts(counts: dict) -> str:
+    total = sum(counts.values())
+    if not total:
+        return "0"
+    return f"{total} (" + ", ".join(f"{reason} {n}" for reason, n in counts.items()) + ")"
+
+
+def summary_lines(data: PreparedData, verbose: bool = False) -> list[str]:
+    """What ``info`` prints about a prepared cache."""
+    meta = data.meta
+    lines = [
+        f"data:      {data.spec.describe()}",
+        f"found:     {meta['found']} images",
+        f"selected:  {meta['selected']}",
+        f"used:      {meta['used']} (train {meta['train']}, val {meta['val']})",
+        f"skipped:   {_counts(meta['skipped'])}",
+        f"converted: {_counts(meta['converted'])}",
+        f"upscaled:  {meta['upscaled']} (smaller than {meta['image_size']} px)",
+        f"cache:     {data.path}",
+    ]
+    lines += [f"note:      {note}" for note in meta.get("notes", [])]
+    if verbose:
+        lines += [
+            f"  skipped {s['split']} {s['file']}: {s['reason']} ({s['detail']})"
+            for s in meta["skipped_files"]
+        ]
+        lines += [
+            f"  converted {c['split']} {c['file']}: {', '.join(c['conversions'])}"
+            for c in meta["converted_files"]
+        ]
+    elif meta["skipped_files"]:
+        lines.append("(--verbose lists the skipped and converted files)")
+    return lines
+
+
+@click.group("data")
+def data_group() -> None:
+    """Prepare and inspect datasets (decoded, resized, L*a*b*, cached)."""
+
+
+@data_group.command("prepare")
+@_data_options
+@click.option("-v", "--verbose", is_flag=True, help="List skipped and converted files.")
+def prepare_command(cache_dir, verbose, **spec_options) -> None:
+    """Decode, resize and convert a dataset once; later runs reuse the cache."""
+    spec = _spec(**spec_options)
+    started = time.perf_counter()
+    data = prepare(spec, cache_dir=cache_dir)
+    elapsed = time.perf_counter() - started
+    for line in summary_lines(data, verbose):
+        click.echo(line)
+    click.echo(f"time:      {elapsed:.1f} s ({'reused the existing cache' if data.reused else 'prepared'})")
+
+
+@data_group.command("info")
+@_data_options
+@click.option("-v", "--verbose", is_flag=True, help="List skipped and converted files.")
+def info_command(cache_dir, verbose, **spec_options) -> None:
+    """Show the counts of a prepared dataset (exit code 1 if it is not prepared yet)."""
+    spec = _spec(**spec_options)
+    selection, path = locate(spec, cache_dir)
+    data = load_prepared(path)
+    if data is None:
+        click.echo(f"data:      {spec.describe()}")
+        click.echo(f"found:     {selection.found} images")
+        click.echo(
+            f"selected:  {selection.selected} (train {len(selection.train)}, val {len(selection.val)}; "
+            "bad images are found when preparing)"
+        )
+        again = spec.cli_args() + (f" --cache-dir {cache_dir}" if cache_dir else "")
+        click.echo(f"not prepared yet (cache would be {path}); run: colorbench data prepare {again}")
+        sys.exit(1)
+    for line in summary_lines(data, verbose):
+        click.echo(line)

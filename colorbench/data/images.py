@@ -1,0 +1,166 @@
+"""Decoding one image file into a square 8-bit sRGB array, with every bad case named.
+
+The rules (each outcome is counted and reported by ``prepare``; nothing is silently kept):
+
+- skipped ``missing``: the file does not exist (a COCO annotation may list files not on disk);
+- skipped ``truncated``: the decoder ran out of data (PIL's ``LOAD_TRUNCATED_IMAGES`` must be off,
+  :func:`strict_pil` makes sure of it while preparing);
+- skipped ``unreadable``: anything else PIL cannot decode (not an image, corrupt, too large);
+- skipped ``grayscale``: a grayscale mode (1, L, LA, I, I;16, F) -- no colour target;
+- skipped ``grayscale-rgb``: colour-mode files whose pixels are grey: after resizing and cropping,
+  ``max |R - G|`` and ``max |G - B|`` over all pixels are both <= :data:`GRAY_TOLERANCE` (8-bit).
+  The tolerance absorbs JPEG rounding of grey photos saved as RGB; a colour photo differs by far more;
+- converted ``exif-rotated``: EXIF orientation 2-8 applied (``ImageOps.exif_transpose``);
+- converted ``16-bit``: 16 bits per channel reduced to 8;
+- converted ``palette``: palette (P/PA) expanded to RGB;
+- converted ``cmyk``: CMYK converted with PIL's formula (no ICC colour management, as no reference
+  implementation uses it; embedded ICC profiles of other files are ignored too);
+- converted ``alpha``: an alpha channel is composited on white -- what a viewer shows; the RGB
+  under transparent pixels is often arbitrary (black), so simply dropping alpha would invent colours;
+- converted ``other-mode``: any other colour mode (YCbCr, LAB, HSV, RGBX ...) converted by PIL.
+
+The result is resized so the shorter side is ``size`` (bicubic, antialiased: PIL widens the
+filter when reducing) and centre-cropped to ``size`` x ``size``; both in one ``resize`` call whose
+``box`` is the centred square of the source, which equals resize-then-crop without resampling
+pixels that are thrown away. Smaller images are upscaled (reported as ``upscaled``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import ExifTags, Image, ImageFile, ImageOps, UnidentifiedImageError
+
+GRAY_TOLERANCE = 2
+GRAYSCALE_MODES = frozenset({"1", "L", "LA", "La", "I", "F"})
+SKIP_REASONS = ("missing", "truncated", "unreadable", "grayscale", "grayscale-rgb")
+CONVERSION_REASONS = ("exif-rotated", "16-bit", "palette", "cmyk", "alpha", "other-mode")
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "PA"})
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """``rgb`` (size, size, 3) uint8, or ``None`` with ``skip_reason`` (one of :data:`SKIP_REASONS`)."""
+
+    rgb: np.ndarray | None
+    skip_reason: str | None = None
+    detail: str = ""
+    conversions: tuple[str, ...] = ()
+    upscaled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.rgb is not None
+
+
+def _skip(reason: str, detail: str) -> DecodedImage:
+    return DecodedImage(None, reason, detail)
+
+
+@contextlib.contextmanager
+def strict_pil() -> Iterator[None]:
+    """Make PIL raise on truncated files while preparing (another library may have switched
+    ``ImageFile.LOAD_TRUNCATED_IMAGES`` on, which would keep half-grey images); restored after."""
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
+def _has_16_bit_channels(image: Image.Image) -> bool:
+    # PIL reads 16-bit-per-channel colour PNG/TIFF into 8-bit modes; only the raw mode of the
+    # decoder tile (e.g. 'RGB;16B') tells. Must be asked before load(), which clears the tile.
+    for tile in image.tile:
+        args = tile[3] if len(tile) > 3 else None
+        rawmode = args[0] if isinstance(args, tuple) and args else args
+        if isinstance(rawmode, str) and ";16" in rawmode:
+            return True
+    return False
+
+
+def _exif_orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(ExifTags.Base.Orientation, 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _to_rgb(image: Image.Image, conversions: list[str]) -> Image.Image:
+    """Any colour mode -> 8-bit RGB, naming each conversion in ``conversions``."""
+    if image.mode == "P":
+        conversions.append("palette")
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif image.mode == "PA":
+        conversions.append("palette")
+        image = image.convert("RGBA")
+    if image.mode == "CMYK":
+        conversions.append("cmyk")
+        image = image.convert("RGB")
+    if image.mode in _ALPHA_MODES:
+        conversions.append("alpha")
+        rgba = image.convert("RGBA")
+        white = Image.new("RGB", rgba.size, (255, 255, 255))
+        white.paste(rgba.convert("RGB"), mask=rgba.getchannel("A"))
+        image = white
+    if image.mode != "RGB":
+        conversions.append("other-mode")
+        image = image.convert("RGB")
+    return image
+
+
+def _square(image: Image.Image, size: int) -> Image.Image:
+    width, height = image.size
+    side = min(width, height)
+    left, top = (width - side) / 2, (height - side) / 2
+    return image.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side))
+
+
+def is_gray(rgb: np.ndarray, tolerance: int = GRAY_TOLERANCE) -> bool:
+    """True when every pixel of an (H, W, 3) uint8 array has R, G, B within ``tolerance``."""
+    signed = rgb.astype(np.int16)
+    return bool(
+        np.abs(signed[..., 0] - signed[..., 1]).max() <= tolerance
+        and np.abs(signed[..., 1] - signed[..., 2]).max() <= tolerance
+    )
+
+
+def decode_image(path: Path, size: int) -> DecodedImage:
+    """Decode ``path`` to a (size, size, 3) uint8 sRGB array, or say why it is skipped.
+
+    Never raises for a bad file (only for MemoryError); call inside :func:`strict_pil`.
+    """
+    try:
+        with Image.open(path) as opened:
+            sixteen_bit = _has_16_bit_channels(opened)
+            opened.load()
+            conversions = []
+            image: Image.Image = opened
+            if 2 <= _exif_orientation(opened) <= 8:
+                conversions.append("exif-rotated")
+                image = ImageOps.exif_transpose(opened)
+            mode = image.mode
+            if mode in GRAYSCALE_MODES or mode.startswith("I;16"):
+                return _skip("grayscale", f"grayscale mode {mode}")
+            if sixteen_bit:
+                conversions.append("16-bit")
+            image = _to_rgb(image, conversions)
+            upscaled = min(image.size) < size
+            rgb = np.asarray(_square(image, size), dtype=np.uint8)
+    except FileNotFoundError:
+        return _skip("missing", "file not found")
+    except MemoryError:
+        raise
+    except UnidentifiedImageError:
+        return _skip("unreadable", "not an image PIL can identify")
+    except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError, EOFError ... for bad files
+        reason = "truncated" if "truncated" in str(exc).lower() else "unreadable"
+        return _skip(reason, f"{type(exc).__name__}: {exc}")
+    if is_gray(rgb):
+        return _skip("grayscale-rgb", f"colour file with grey pixels (channels within {GRAY_TOLERANCE}/255)")
+    return DecodedImage(rgb, conversions=tuple(conversions), upscaled=upscaled)
