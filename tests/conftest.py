@@ -203,3 +203,21 @@ def isolated_cache_dir(tmp_path_factory):
         os.environ.pop("COLORBENCH_CACHE", None)
     else:
         os.environ["COLORBENCH_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def photo_dir(tmp_path_factory) -> Path:
+    """20 real colour photo crops (scikit-image's sample photos), 48x40 px: training-sized data."""
+    from skimage import data as skdata
+
+    root = tmp_path_factory.mktemp("photos")
+    sources = [skdata.astronaut(), skdata.chelsea(), skdata.coffee(), skdata.rocket()]
+    k = 0
+    for img in sources:
+        h, w = img.shape[:2]
+        for i in range(5):
+            y, x = (i * 37) % (h - 160), (i * 53) % (w - 192)
+            crop = Image.fromarray(img[y : y + 160, x : x + 192]).resize((48, 40), Image.BICUBIC)
+            crop.save(root / f"photo_{k:02d}.png")
+            k += 1
+    return root

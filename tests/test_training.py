@@ -1,0 +1,281 @@
+"""The training protocol on tiny real data: losses, repeatability, resume after kill -9, divergence."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from colorbench.cli import main
+from colorbench.data import DataSpec, prepare
+from colorbench.errors import ColorbenchError
+from colorbench.training import RunConfig, train_run
+from colorbench.training import trainer as trainer_module
+from colorbench.training.evaluation import WeightedMeans
+from colorbench.training.objective import LOSS_NAMES, GANLoss, pix2pix_train_step
+
+TINY = dict(
+    generator="unet",
+    variant="n_down_5",
+    image_size=32,
+    epochs=2,
+    batch_size=4,
+    num_samples=2,
+    device="cpu",
+    precision="fp32",
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(photo_dir, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    return prepare(
+        DataSpec(source="folder", root=str(photo_dir), size=32, val_fraction=0.2, seed=1), cache_dir=cache
+    )
+
+
+def _config(photo_dir: Path, **changes) -> RunConfig:
+    return RunConfig(data=f"folder:{photo_dir}", data_seed=1, **{**TINY, **changes})
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+# --------------------------------------------------------------------------- the objective
+def test_six_losses_follow_the_pix2pix_definitions():
+    torch.manual_seed(0)
+    from colorbench.models import PatchDiscriminator, get_generator
+
+    g = get_generator("unet").build("n_down_5", 32)
+    d = PatchDiscriminator(in_channels=3)
+    l_norm, ab = torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 2, 32, 32) * 0.4 - 0.2
+    opt_g = torch.optim.Adam(g.parameters(), lr=1e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=1e-4, betas=(0.5, 0.999))
+    # n_down 5 has no dropout, so G(L) before the step is what the step's L1 term sees.
+    g.train()
+    with torch.no_grad():
+        expected_l1 = (g(l_norm) - ab).abs().mean().item() * 100.0
+    losses = pix2pix_train_step(g, d, GANLoss("vanilla"), opt_g, opt_d, l_norm, ab, 100.0, nullcontext)
+    assert set(losses) == set(LOSS_NAMES)
+    assert losses["loss_D"].item() == pytest.approx(
+        0.5 * (losses["loss_D_fake"] + losses["loss_D_real"]).item()
+    )
+    assert losses["loss_G"].item() == pytest.approx((losses["loss_G_GAN"] + losses["loss_G_L1"]).item())
+    assert losses["loss_G_L1"].item() == pytest.approx(expected_l1, rel=1e-5)
+
+
+def test_gan_modes():
+    pred = torch.tensor([[0.0, 2.0]])
+    assert GANLoss("vanilla")(pred, True).item() == pytest.approx(
+        float(np.mean([np.log(2), np.log(1 + np.exp(-2.0))])), rel=1e-6
+    )
+    assert GANLoss("lsgan")(pred, True).item() == pytest.approx((1 + 1) / 2)
+    assert GANLoss("lsgan")(pred, False).item() == pytest.approx((0 + 4) / 2)
+
+
+def test_epoch_means_are_weighted_by_batch_size():
+    means = WeightedMeans()
+    means.update({"loss_G": torch.tensor(1.0)}, 4)
+    means.update({"loss_G": torch.tensor(4.0)}, 2)
+    assert means.means()["loss_G"] == pytest.approx((4 * 1.0 + 2 * 4.0) / 6)
+
+
+def test_logged_epoch_losses_are_the_weighted_means_of_the_steps(photo_dir, tiny_data, tmp_path, monkeypatch):
+    seen: list[tuple[dict, int]] = []
+    real_step = trainer_module.pix2pix_train_step
+
+    def recording_step(*args, **kwargs):
+        losses = real_step(*args, **kwargs)
+        seen.append(({k: v.item() for k, v in losses.items()}, args[5].shape[0]))
+        return losses
+
+    monkeypatch.setattr(trainer_module, "pix2pix_train_step", recording_step)
+    train_run(_config(photo_dir, epochs=1), tmp_path / "run", data=tiny_data, verbose=False)
+    row = _read_jsonl(tmp_path / "run" / "metrics.jsonl")[0]
+    n = sum(bs for _, bs in seen)
+    assert row["train_images"] == n
+    for name in LOSS_NAMES:
+        assert row[name] == pytest.approx(sum(v[name] * bs for v, bs in seen) / n, rel=1e-5)
+
+
+# --------------------------------------------------------------------------- a run end to end
+def test_run_writes_its_directory_and_is_repeatable(photo_dir, tiny_data, tmp_path):
+    a = train_run(_config(photo_dir, eval_every=1), tmp_path / "a", data=tiny_data, verbose=False)
+    b = train_run(_config(photo_dir, eval_every=1), tmp_path / "b", data=tiny_data, verbose=False)
+    run = tmp_path / "a"
+    for name in ("config.json", "metrics.jsonl", "summary.json", "checkpoint.pt", "train.log"):
+        assert (run / name).exists(), name
+    assert a["status"] == "completed" and a["epochs_completed"] == 2
+    rows_a, rows_b = _read_jsonl(run / "metrics.jsonl"), _read_jsonl(tmp_path / "b" / "metrics.jsonl")
+    for ra, rb in zip(rows_a, rows_b, strict=True):
+        for name in LOSS_NAMES + ("l1_ab", "psnr", "auc"):
+            assert ra[name] == rb[name], name  # to the last digit
+    assert rows_a[0]["val_loss_G"] > 0 and "psnr" in rows_a[0]  # eval_every=1: val on every epoch
+    assert a["final_val"] == b["final_val"]
+    for key in ("l1_ab", "psnr", "ssim", "ciede2000", "dcf", "auc"):
+        assert key in a["final_val"] and key in a["baseline_gray"]
+    assert sorted(os.listdir(run / "samples")) == sorted(a["samples"])
+    assert len(a["samples"]) == 2 * 3
+    config = json.loads((run / "config.json").read_text())
+    assert config["config"]["precision"] == "fp32" and config["config"]["variant"] == "n_down_5"
+    # pandas reads a study's runs without custom parsing
+    import pandas as pd
+
+    frame = pd.read_json(run / "metrics.jsonl", lines=True)
+    assert list(frame["epoch"]) == [1, 2]
+    # Asking again for a completed run trains nothing.
+    assert train_run(_config(photo_dir, eval_every=1), run, data=tiny_data, verbose=False) == a
+
+
+def test_gray_generator_is_evaluated_without_training(photo_dir, tiny_data, tmp_path):
+    summary = train_run(
+        _config(photo_dir, generator="gray", variant=None), tmp_path / "g", data=tiny_data, verbose=False
+    )
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 0
+    assert summary["final_train"] is None
+    assert summary["final_val"]["l1_ab"] == pytest.approx(summary["baseline_gray"]["l1_ab"])
+
+
+# --------------------------------------------------------------------------- kill -9 and resume
+_CHILD = textwrap.dedent("""
+    import sys
+    from colorbench.training import RunConfig, train_run
+    config = RunConfig.from_dict(__import__("json").loads(sys.argv[1]))
+    train_run(config, sys.argv[2], cache_dir=sys.argv[3], verbose=False)
+""")
+
+
+def test_kill_9_then_resume_gives_identical_final_metrics(photo_dir, tiny_data, tmp_path):
+    config = _config(photo_dir, epochs=4)
+    cache = tiny_data.path.parent
+    reference = train_run(config, tmp_path / "uninterrupted", data=tiny_data, verbose=False)
+
+    killed = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, json.dumps(config.to_dict()), str(killed), str(cache)], env=env
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        lines = (
+            (killed / "metrics.jsonl").read_text().splitlines() if (killed / "metrics.jsonl").exists() else []
+        )
+        if len(lines) >= 1 or child.poll() is not None:
+            break
+        time.sleep(0.01)
+    assert child.poll() is None, "the run finished before it could be killed"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    done_before = len(_read_jsonl(killed / "metrics.jsonl"))
+    assert 1 <= done_before < 4
+    assert json.loads((killed / "summary.json").read_text())["status"] == "running"
+
+    resumed = train_run(config, killed, data=tiny_data, verbose=False)
+    assert "resuming" in (killed / "train.log").read_text()
+    assert resumed["final_val"] == reference["final_val"]
+    assert resumed["final_train"] == reference["final_train"]
+    rows = _read_jsonl(killed / "metrics.jsonl")
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+
+
+# --------------------------------------------------------------------------- divergence
+def test_nan_loss_marks_run_diverged_and_keeps_logs(photo_dir, tiny_data, tmp_path, monkeypatch):
+    real_step = trainer_module.pix2pix_train_step
+    calls = {"n": 0}
+    steps_per_epoch = tiny_data.train_l.shape[0] // 4
+
+    def nan_in_second_epoch(*args, **kwargs):
+        calls["n"] += 1
+        losses = real_step(*args, **kwargs)
+        if calls["n"] > steps_per_epoch:
+            losses = {k: v * float("nan") for k, v in losses.items()}
+        return losses
+
+    monkeypatch.setattr(trainer_module, "pix2pix_train_step", nan_in_second_epoch)
+    summary = train_run(_config(photo_dir, epochs=3), tmp_path / "nan", data=tiny_data, verbose=False)
+    assert summary["status"] == "diverged"
+    assert summary["diverged_epoch"] == 2
+    first = _read_jsonl(tmp_path / "nan" / "metrics.jsonl")[0]
+    assert summary["last_finite_losses"] == {k: first[k] for k in LOSS_NAMES}
+    assert "diverged" in (tmp_path / "nan" / "train.log").read_text()
+    on_disk = json.loads((tmp_path / "nan" / "summary.json").read_text())
+    assert on_disk["status"] == "diverged"
+
+
+def test_absurd_learning_rate_diverges_without_crashing(photo_dir, tiny_data, tmp_path):
+    summary = train_run(
+        _config(photo_dir, epochs=2, lr=1e30, lambda_l1=1e30), tmp_path / "lr", data=tiny_data, verbose=False
+    )
+    assert summary["status"] == "diverged"
+
+
+# --------------------------------------------------------------------------- rejected configurations
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(variant="n_down_7"), "infeasible"),
+        (dict(batch_size=64), "larger than the train split"),
+        (dict(lr=-1e-3), "learning rate must be positive"),
+        (dict(init="uniform"), "unknown init scheme"),
+        (dict(gan_mode="wgan"), "unknown GAN mode"),
+        (dict(variant="n_down_99"), "no variant"),
+        (dict(generator="nope"), "nope"),
+    ],
+)
+def test_configurations_that_cannot_run_are_rejected_before_any_work(
+    photo_dir, tiny_data, tmp_path, changes, message
+):
+    with pytest.raises(ColorbenchError, match=message) as info:
+        train_run(_config(photo_dir, **changes), tmp_path / "bad", data=tiny_data, verbose=False)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_cli_rejects_bad_configuration_with_one_line_and_exit_2(tmp_path):
+    result = CliRunner().invoke(main, ["train", "--plugin", "unet", "--set", "lr=-1", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and "learning rate" in result.output
+    result = CliRunner().invoke(main, ["train", "--set", "bogus=1", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "unknown setting 'bogus'" in result.output
+
+
+def test_cli_trains_one_run_end_to_end(photo_dir, tiny_data, tmp_path):
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--plugin",
+            "unet",
+            "--preset",
+            "smoke",
+            "--data",
+            f"folder:{photo_dir}",
+            "--set",
+            "data_seed=1",
+            "--set",
+            "data_limit=none",
+            "--set",
+            "device=cpu",
+            "--out",
+            str(tmp_path / "runs"),
+            "--cache-dir",
+            str(tiny_data.path.parent),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert "psnr" in result.output and "gray" in result.output
