@@ -164,3 +164,30 @@ def decode_image(path: Path, size: int) -> DecodedImage:
     if is_gray(rgb):
         return _skip("grayscale-rgb", f"colour file with grey pixels (channels within {GRAY_TOLERANCE}/255)")
     return DecodedImage(rgb, conversions=tuple(conversions), upscaled=upscaled)
+
+
+def read_rgb_image(path: Path) -> Image.Image:
+    """A whole image at full resolution as 8-bit sRGB, EXIF rotation applied; grey stays grey.
+
+    For colorizing user photos (where grey input is the point). Raises ``ValueError`` with a
+    one-line reason for a file that cannot be read.
+    """
+    try:
+        with strict_pil(), Image.open(path) as opened:
+            opened.load()
+            image = ImageOps.exif_transpose(opened)
+            if image.mode.startswith("I"):  # 16/32-bit grey: scale to 8 bits, not clip
+                values = np.asarray(image, dtype=np.float64)
+                scale = 255.0 / 65535.0 if values.max() > 255 else 1.0
+                image = Image.fromarray(np.clip(values * scale, 0, 255).astype(np.uint8), "L")
+            if image.mode in GRAYSCALE_MODES:
+                image = image.convert("L")
+            return _to_rgb(image, [])
+    except FileNotFoundError:
+        raise ValueError("file not found") from None
+    except UnidentifiedImageError:
+        raise ValueError("not an image PIL can identify") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # PIL's many exception types for bad files
+        raise ValueError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None

@@ -1,0 +1,111 @@
+"""``colorbench run``: the main job -- a study of one or more generators."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from colorbench.training.presets import PRESETS
+
+
+@click.command("run")
+@click.option("--plugin", "plugins", multiple=True, help="Generator(s) to study; repeat, or 'all'.")
+@click.option(
+    "--vary", default="all", show_default=True, help="Factors: lr, batch, init, layers (comma list) or all."
+)
+@click.option("--grid", is_flag=True, help="Full product of the named factors instead of one at a time.")
+@click.option("--values", multiple=True, metavar="FACTOR=V1,V2", help="Override a factor's levels.")
+@click.option("--seeds", default=1, show_default=True, type=int, help="Seeds per setting.")
+@click.option("--preset", default="quick", show_default=True, type=click.Choice(sorted(PRESETS)))
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Override any run field.")
+@click.option("--data", default=None, help="sample | coco:IMAGES_DIR:ANNOTATIONS | folder:DIR")
+@click.option("--out", "out_dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+@click.option("--study", "study_name", default=None, help="Study name (default: from plugins and factors).")
+@click.option("--executor", default="local", show_default=True, type=click.Choice(["local", "ray"]))
+@click.option("--workers", default=1, show_default=True, type=int, help="Local executor: runs at once.")
+@click.option("--address", default=None, help="Ray executor: 'auto' or a cluster address.")
+@click.option("--cache-dir", default=None, type=click.Path(file_okay=False), help="Prepared-data cache.")
+@click.option("--force", is_flag=True, help="Retrain the study's runs even if they are done.")
+@click.option("--dry-run", is_flag=True, help="Validate and print the plan, then stop.")
+def run_command(
+    plugins,
+    vary,
+    grid,
+    values,
+    seeds,
+    preset,
+    settings,
+    data,
+    out_dir,
+    study_name,
+    executor,
+    workers,
+    address,
+    cache_dir,
+    force,
+    dry_run,
+) -> None:
+    """Run a study: the baseline plus one-factor-at-a-time variations, as in the paper.
+
+    Completed runs are skipped, interrupted ones resume from their checkpoints; rerunning the
+    same command trains nothing new.
+    """
+    from colorbench.study.design import parse_factors, parse_values
+    from colorbench.study.executors import make_executor
+    from colorbench.study.plan import build_plan, expand_plugins
+    from colorbench.study.runner import default_study_name, run_study
+    from colorbench.study.store import check_study_name
+    from colorbench.training.commands import parse_settings
+
+    names = expand_plugins(plugins)
+    factors = parse_factors(vary)
+    overrides = parse_settings(settings)
+    chosen = make_executor(executor, workers=workers, address=address)
+    if executor == "ray" and "device" not in overrides and chosen.cluster_has_gpus():
+        overrides["device"] = "cuda"
+    plan = build_plan(
+        name=check_study_name(study_name or default_study_name(names, factors, grid)),
+        plugins=names,
+        factors=factors,
+        preset=preset,
+        overrides=overrides,
+        seeds=seeds,
+        values=parse_values(values),
+        grid=grid,
+        data=data,
+    )
+    command = "colorbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    try:
+        run_study(
+            plan, Path(out_dir), chosen, command=command, cache_dir=cache_dir, force=force, dry_run=dry_run
+        )
+    except KeyboardInterrupt:
+        sys.exit(130)
+    finally:
+        if hasattr(chosen, "shutdown"):
+            chosen.shutdown()
+
+
+@click.command("colorize")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--run",
+    "run_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A run directory (runs/<generator>-<hash>).",
+)
+@click.option("--out", "out_dir", default="colorized", show_default=True, type=click.Path(path_type=Path))
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "mps"]))
+def colorize_command(inputs, run_dir, out_dir, device) -> None:
+    """Colorize photos (files or folders) with a trained run, at their original resolution."""
+    from colorbench.study.colorize import colorize_paths
+    from colorbench.training.config import resolve_device
+
+    written, skipped = colorize_paths(
+        list(inputs), run_dir, out_dir, device=resolve_device(device), echo=click.echo
+    )
+    click.echo(f"{len(written)} colorized into {out_dir}, {len(skipped)} skipped")

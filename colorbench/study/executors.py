@@ -1,0 +1,197 @@
+"""Executors: how a study's runs are carried out. The study code only sees :class:`Executor`.
+
+A task is plain data (picklable for spawned processes and Ray); :func:`execute_task` is the one
+function every executor runs for it: take the run's lock, train (or resume) the run, report.
+Adding another executor (SLURM through submitit, say) means one more class here, nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Protocol
+
+from colorbench.errors import ColorbenchError
+
+
+@dataclass(frozen=True)
+class RunTask:
+    run_id: str
+    config: dict[str, Any]  # RunConfig.to_dict() of the resolved configuration
+    out_dir: str
+    cache_dir: str | None
+    label: str
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    status: str  # completed, diverged, interrupted, failed, busy (another process holds it)
+    seconds: float = 0.0
+    error: str | None = None
+    host: str = ""
+
+
+def execute_task(task: RunTask, verbose: bool = True) -> dict[str, Any]:
+    """Train one run under its lock; never raises for a failure of the run itself."""
+    import socket
+    import time
+
+    from colorbench.study.store import RunBusy, run_lock, write_failure
+    from colorbench.training.config import RunConfig
+    from colorbench.training.trainer import train_run
+
+    run_dir = Path(task.out_dir) / task.run_id
+    started = time.perf_counter()
+    host = socket.gethostname()
+    try:
+        with run_lock(run_dir, wait=False) as previous_owner:
+            if previous_owner and verbose:
+                print(f"{task.run_id}: took over a stale lock ({previous_owner})", flush=True)
+            summary = train_run(
+                RunConfig.from_dict(task.config), run_dir, cache_dir=task.cache_dir, verbose=verbose
+            )
+        status, error = summary["status"], None
+    except RunBusy as busy:
+        return asdict(RunOutcome(task.run_id, "busy", 0.0, str(busy), host))
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # one failing run must not stop the study: record it on the run
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        write_failure(run_dir, error)
+        (run_dir / "error.log").write_text(traceback.format_exc())
+        status = "failed"
+    return asdict(RunOutcome(task.run_id, status, time.perf_counter() - started, error, host))
+
+
+class Executor(Protocol):
+    name: str
+
+    def run(self, tasks: list[RunTask], on_outcome: Callable[[dict[str, Any]], None]) -> None:
+        """Carry out every task, calling ``on_outcome`` as each finishes."""
+
+
+class LocalExecutor:
+    """In this process, one run after another; or N spawned processes sharing the CPU threads."""
+
+    name = "local"
+
+    def __init__(self, workers: int = 1) -> None:
+        if workers < 1:
+            raise ColorbenchError(f"--workers must be at least 1, got {workers}")
+        self.workers = workers
+
+    def run(self, tasks: list[RunTask], on_outcome: Callable[[dict[str, Any]], None]) -> None:
+        if self.workers == 1:
+            for task in tasks:
+                on_outcome(execute_task(task))
+            return
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        # spawn, not fork: a forked child would inherit torch's thread pools and locks mid-state.
+        with ProcessPoolExecutor(
+            self.workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(threads,)
+        ) as pool:
+            pending = {pool.submit(execute_task, task) for task in tasks}
+            try:
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        on_outcome(future.result())
+            except KeyboardInterrupt:
+                for future in pending:
+                    future.cancel()
+                raise
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+class RayExecutor:
+    """Each run is a Ray task: 1 GPU per run where the cluster has GPUs, else CPUs.
+
+    ``address``: ``auto`` or an address joins an existing cluster; None starts a local one for the
+    study. The results store must be a path every node sees (a shared filesystem).
+    """
+
+    name = "ray"
+
+    def __init__(
+        self, address: str | None = None, num_cpus: int | None = None, cpus_per_run: int | None = None
+    ) -> None:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise ColorbenchError("the ray executor needs Ray: pip install 'colorbench[ray]'") from None
+        self.address, self.num_cpus, self.cpus_per_run = address, num_cpus, cpus_per_run
+
+    def cluster_has_gpus(self) -> bool:
+        self._init()
+        import ray
+
+        return ray.cluster_resources().get("GPU", 0) > 0
+
+    def _init(self) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True}
+            if self.address:
+                kwargs["address"] = self.address
+            else:
+                kwargs.update(num_cpus=self.num_cpus, _node_ip_address="127.0.0.1")
+            try:
+                ray.init(**kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise ColorbenchError(
+                    f"could not reach a Ray cluster at {self.address or 'local'}: {exc}"
+                ) from None
+
+    def run(self, tasks: list[RunTask], on_outcome: Callable[[dict[str, Any]], None]) -> None:
+        import ray
+
+        self._init()
+        resources = ray.cluster_resources()
+        if resources.get("GPU", 0) > 0:
+            options = {"num_gpus": 1, "num_cpus": 1}
+        else:
+            options = {"num_cpus": self.cpus_per_run or 1}
+        remote = ray.remote(max_retries=0, **options)(execute_task)
+        refs = {remote.remote(task): task for task in tasks}
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            for ref in done:
+                task = refs.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except Exception as exc:  # the worker died or Ray failed: record it on the run
+                    from colorbench.study.store import write_failure
+
+                    first_line = str(exc).splitlines()[0] if str(exc) else ""
+                    error = f"ray task failed: {type(exc).__name__}: {first_line}"
+                    write_failure(Path(task.out_dir) / task.run_id, error)
+                    outcome = asdict(RunOutcome(task.run_id, "failed", 0.0, error))
+                on_outcome(outcome)
+
+    def shutdown(self) -> None:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+
+
+def make_executor(name: str, *, workers: int = 1, address: str | None = None) -> Executor:
+    if name == "local":
+        if address:
+            raise ColorbenchError("--address is for --executor ray")
+        return LocalExecutor(workers)
+    if name == "ray":
+        return RayExecutor(address=address)
+    raise ColorbenchError(f"unknown executor {name!r}; executors: local, ray")
