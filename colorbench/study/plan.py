@@ -9,9 +9,9 @@ from typing import Any
 from colorbench.errors import ColorbenchError
 from colorbench.models import get_generator, list_plugins, plugin_version
 from colorbench.study.design import FACTORS, Setting, study_settings
-from colorbench.study.store import read_summary, run_id
-from colorbench.training.config import RunConfig, resolve_config
-from colorbench.training.presets import check_preset_data, preset_config
+from colorbench.study.store import read_summary
+from colorbench.training.config import RunConfig, resolve_config, run_id
+from colorbench.training.presets import build_config
 
 
 @dataclass
@@ -100,11 +100,7 @@ def build_plan(
     plan = StudyPlan(name, preset, dict(overrides), plugins, factors, grid, [])
     for generator in plugins:
         plugin = get_generator(generator)  # unknown / broken -> one line naming what exists
-        base = preset_config(preset, generator)
-        if data:
-            base = base.replace(data=data)
-        base = base.with_overrides(overrides)
-        check_preset_data(preset, base)
+        base = build_config(preset, generator, data=data, overrides=overrides)
         variant = base.variant or plugin.default_variant
         if variant not in plugin.variants:
             raise ColorbenchError(

@@ -16,15 +16,9 @@ from filelock import FileLock, Timeout
 
 from colorbench.errors import ColorbenchError
 from colorbench.training.checkpoint import atomic_write_json
-from colorbench.training.config import RunConfig, config_hash
 
 STUDY_FORMAT_VERSION = 1
 _STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-
-
-def run_id(config: RunConfig, plugin_version: str) -> str:
-    """A resolved configuration's directory name: the same setting is the same run in any study."""
-    return f"{config.generator}-{config_hash(config, plugin_version)[:12]}"
 
 
 def now() -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from colorbench.errors import ColorbenchError
-from colorbench.training.config import config_hash, resolve_config
-from colorbench.training.presets import PRESETS, check_preset_data, preset_config
+from colorbench.models import plugin_version
+from colorbench.training.config import resolve_config, run_id
+from colorbench.training.presets import PRESETS, build_config
 
 
 def parse_settings(settings: tuple[str, ...]) -> dict[str, str]:
@@ -35,17 +36,9 @@ def train_command(generator, variant, preset, data, settings, out_dir, cache_dir
 
     from colorbench.training.trainer import train_run
 
-    config = preset_config(preset, generator)
-    if variant:
-        config = config.replace(variant=variant)
-    if data:
-        config = config.replace(data=data)
-    config = config.with_overrides(parse_settings(settings))
-    check_preset_data(preset, config)
+    config = build_config(preset, generator, variant=variant, data=data, overrides=parse_settings(settings))
     resolved, plugin = resolve_config(config)
-    from colorbench.models import plugin_version
-
-    run_dir = Path(out_dir) / f"{plugin.name}-{config_hash(resolved, plugin_version(plugin.name))[:12]}"
+    run_dir = Path(out_dir) / run_id(resolved, plugin_version(plugin.name))
     summary = train_run(resolved, run_dir, cache_dir=cache_dir)
     final = summary.get("final_val") or {}
     base = summary.get("baseline_gray") or {}

@@ -200,3 +200,8 @@ def config_hash(config: RunConfig, plugin_version: str = "") -> str:
     """Stable hash of a resolved configuration plus the plugin's version (names run directories)."""
     payload = json.dumps({"config": config.to_dict(), "plugin_version": plugin_version}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def run_id(config: RunConfig, plugin_version: str) -> str:
+    """A resolved configuration's directory name: the same setting is the same run in any study."""
+    return f"{config.generator}-{config_hash(config, plugin_version)[:12]}"

@@ -58,6 +58,25 @@ def preset_config(name: str, generator: str, **overrides: Any) -> RunConfig:
     return RunConfig(generator=generator, **fields)
 
 
+def build_config(
+    preset: str,
+    generator: str,
+    *,
+    variant: str | None = None,
+    data: str | None = None,
+    overrides: dict[str, str] | None = None,
+) -> RunConfig:
+    """The configuration a command line asks for: preset, then --variant/--data, then --set."""
+    config = preset_config(preset, generator)
+    if variant:
+        config = config.replace(variant=variant)
+    if data:
+        config = config.replace(data=data)
+    config = config.with_overrides(overrides or {})
+    check_preset_data(preset, config)
+    return config
+
+
 def check_preset_data(name: str, config: RunConfig) -> None:
     required = PRESETS[name].get("requires_data")
     if required and not config.data.startswith(required + ":"):

@@ -42,6 +42,7 @@ from colorbench.training.checkpoint import (
 from colorbench.training.config import RunConfig, config_hash, resolve_config
 from colorbench.training.evaluation import WeightedMeans, evaluate, gray_baseline, save_samples
 from colorbench.training.objective import LOSS_NAMES, GANLoss, pix2pix_train_step
+from colorbench.training.performance import configure_threads, make_optimizers, prepare_modules
 
 LOG_EVERY_STEPS = 20  # host synchronisations (finite check, live losses) happen only this often
 
@@ -165,13 +166,13 @@ def train_run(
     log = _Log(run_dir / "train.log", echo=verbose and not progress)
 
     seed_everything(resolved.seed)
+    configure_threads()
     generator = plugin.build(resolved.variant, resolved.image_size)
     discriminator = PatchDiscriminator(in_channels=3)
     if not plugin.manages_init:
         init_weights(generator, resolved.init, resolved.init_gain)
     init_weights(discriminator, resolved.init, resolved.init_gain)
-    generator.to(device)
-    discriminator.to(device)
+    prepare_modules(generator, discriminator, device)
 
     val_loader = BatchLoader(
         data.val_l,
@@ -200,8 +201,7 @@ def train_run(
     writer = _tensorboard_writer(run_dir) if resolved.tensorboard else None
 
     if plugin.trainable:
-        opt_g = torch.optim.Adam(generator.parameters(), lr=resolved.lr, betas=(0.5, 0.999))
-        opt_d = torch.optim.Adam(discriminator.parameters(), lr=resolved.lr, betas=(0.5, 0.999))
+        opt_g, opt_d = make_optimizers(generator, discriminator, resolved.lr, device)
         checkpoint_path = run_dir / "checkpoint.pt"
         start_epoch = 1
         if checkpoint_path.exists():
