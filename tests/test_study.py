@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -363,3 +364,13 @@ def test_colorize_odd_sizes_and_modes_at_full_resolution(photo_dir, tmp_path):
 def test_colorize_rejects_a_directory_that_is_not_a_run(tmp_path):
     result = CliRunner().invoke(main, ["colorize", str(tmp_path), "--run", str(tmp_path)])
     assert result.exit_code == 2 and "not a run directory" in result.output
+
+
+def test_workers_run_in_spawned_processes_sharing_the_cores(photo_dir, tmp_path):
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(main, _study_args(photo_dir, out, tmp_path / "cache", "--workers", "2"))
+    assert result.exit_code == 0, result.output
+    summaries = _summaries(out)
+    assert {s["status"] for s in summaries.values()} == {"completed"} and len(summaries) == 3
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    assert all(s["device_name"].endswith(f"({threads} threads)") for s in summaries.values())

@@ -111,6 +111,8 @@ class LocalExecutor:
 def _init_worker(threads: int) -> None:
     import torch
 
+    # The trainer honours OMP_NUM_THREADS (performance.configure_threads): the workers share the cores.
+    os.environ["OMP_NUM_THREADS"] = str(threads)
     torch.set_num_threads(threads)
 
 
