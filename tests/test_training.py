@@ -279,3 +279,34 @@ def test_cli_trains_one_run_end_to_end(photo_dir, tiny_data, tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed"
     assert "psnr" in result.output and "gray" in result.output
+
+
+def test_tensorboard_gets_losses_metrics_and_the_sample_grid(photo_dir, tiny_data, tmp_path):
+    pytest.importorskip(
+        "tensorboard", reason="tensorboard is not installed (pip install 'colorbench[tensorboard]')"
+    )
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train_run(_config(photo_dir, epochs=1, tensorboard=True), tmp_path / "tb", data=tiny_data, verbose=False)
+    events = EventAccumulator(str(tmp_path / "tb" / "tensorboard"))
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"loss_G", "loss_D", "images_per_s", "final/psnr", "final/auc"} <= scalars
+    assert events.Tags()["images"] == ["samples (grey, prediction, truth)"]
+
+
+def test_tensorboard_without_the_package_is_a_clear_error(photo_dir, tiny_data, tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tensorboard(name, *args, **kwargs):
+        if name.startswith("torch.utils.tensorboard"):
+            raise ImportError("No module named 'tensorboard'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tensorboard)
+    with pytest.raises(ColorbenchError, match=r"colorbench\[tensorboard\]"):
+        train_run(
+            _config(photo_dir, epochs=1, tensorboard=True), tmp_path / "x", data=tiny_data, verbose=False
+        )

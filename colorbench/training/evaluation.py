@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.utils import save_image
+from torchvision.utils import make_grid, save_image
 
 from colorbench.color import normalized_to_rgb
 from colorbench.metrics import MetricAccumulator, image_metrics
@@ -102,8 +102,11 @@ def save_samples(
     *,
     device: str,
     autocast: Callable[[], AbstractContextManager],
-) -> list[str]:
-    """Colorize the fixed val images; write grey input, prediction and truth PNGs for the grids."""
+) -> tuple[list[str], torch.Tensor]:
+    """Colorize the fixed val images; write grey input, prediction and truth PNGs for the grids.
+
+    Returns the file names and the same images as one grid tensor (3, H', W').
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     generator.eval()
     l_dev = l_norm.to(device)
@@ -114,10 +117,12 @@ def save_samples(
         "pred": normalized_to_rgb(l_norm, fake_ab),
         "truth": normalized_to_rgb(l_norm, ab_true),
     }
-    names = []
+    names, rows = [], []
     for i in range(l_norm.shape[0]):
         for kind, images in rgb.items():
             name = f"{i:03d}_{kind}.png"
             save_image(images[i], out_dir / name)
             names.append(name)
-    return names
+            rows.append(images[i])
+    # One row per image: grey input, prediction, truth (for TensorBoard; reports build their own).
+    return names, make_grid(torch.stack(rows), nrow=len(rgb), padding=2, pad_value=1.0)

@@ -341,8 +341,9 @@ def train_run(
             history[-1].update(final)
             atomic_write_jsonl(run_dir / "metrics.jsonl", history)
         n_samples = min(resolved.num_samples, int(data.val_l.shape[0]))
-        sample_files = (
-            save_samples(
+        sample_files: list[str] = []
+        if n_samples:
+            sample_files, grid = save_samples(
                 generator,
                 torch.from_numpy(data.val_l[:n_samples].astype("float32")),
                 torch.from_numpy(data.val_ab[:n_samples].astype("float32")),
@@ -350,9 +351,8 @@ def train_run(
                 device=device,
                 autocast=autocast,
             )
-            if n_samples
-            else []
-        )
+            if writer is not None:
+                writer.add_image("samples (grey, prediction, truth)", grid, len(history))
         summary.update(
             status="completed",
             epochs_completed=len(history),
