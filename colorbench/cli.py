@@ -33,13 +33,21 @@ def main() -> None:
 def _register() -> None:
     from colorbench.data.commands import data_group
     from colorbench.models.commands import list_command
+    from colorbench.report.commands import report_command, results_command
     from colorbench.study.commands import colorize_command, run_command
     from colorbench.training.commands import train_command
 
-    for command in (data_group, list_command, train_command, run_command, colorize_command):
+    commands = (
+        data_group,
+        list_command,
+        train_command,
+        run_command,
+        colorize_command,
+        results_command,
+        report_command,
+    )
+    for command in commands:
         main.add_command(command)
-    from colorbench.report.commands import register as register_report_commands
-    register_report_commands(main)
 
 
 _register()

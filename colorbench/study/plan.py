@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from colorbench.data.cache import load_prepared, locate
 from colorbench.errors import ColorbenchError
 from colorbench.models import get_generator, list_plugins, plugin_version
 from colorbench.study.design import FACTORS, Setting, study_settings
 from colorbench.study.store import read_summary
-from colorbench.training.config import RunConfig, resolve_config, run_id
+from colorbench.training.config import RunConfig, data_spec_for, resolve_config, run_id
 from colorbench.training.presets import build_config
 
 
@@ -93,6 +94,7 @@ def build_plan(
     values: dict[str, tuple] | None = None,
     grid: bool = False,
     data: str | None = None,
+    cache_dir: str | None = None,
 ) -> StudyPlan:
     """Resolve every run of the study; raises ColorbenchError for anything the user must fix."""
     if seeds < 1:
@@ -107,6 +109,7 @@ def build_plan(
                 f"{generator} has no variant {variant!r}; variants: {', '.join(plugin.variants)}"
             )
         base = base.replace(variant=variant)
+        n_train = _train_images(base, cache_dir)
         plan.seeds = list(range(base.seed, base.seed + seeds))
         baseline = {f.field: getattr(base, f.field) for f in FACTORS.values()}
         settings = study_settings(
@@ -121,11 +124,18 @@ def build_plan(
         plan.settings[generator] = settings
         for setting in settings:
             for seed in plan.seeds:
-                plan.runs.append(_plan_run(plugin, base, setting, seed))
+                plan.runs.append(_plan_run(plugin, base, setting, seed, n_train))
     return plan
 
 
-def _plan_run(plugin, base: RunConfig, setting: Setting, seed: int) -> PlannedRun:
+def _train_images(config: RunConfig, cache_dir: str | None) -> int:
+    """Train images of the run's data: exact once prepared, else the selection (before skipping)."""
+    selection, path = locate(data_spec_for(config), cache_dir)
+    prepared = load_prepared(path)
+    return int(prepared.meta["train"]) if prepared is not None else len(selection.train)
+
+
+def _plan_run(plugin, base: RunConfig, setting: Setting, seed: int, n_train: int) -> PlannedRun:
     if plugin.manages_init and "init" in setting.changes:
         return PlannedRun(
             plugin.name,
@@ -137,6 +147,16 @@ def _plan_run(plugin, base: RunConfig, setting: Setting, seed: int) -> PlannedRu
             f"{plugin.name} manages its own weight initialisation",
         )
     config = base.replace(seed=seed, **setting.changes)
+    if config.batch_size > n_train:
+        return PlannedRun(
+            plugin.name,
+            setting,
+            seed,
+            None,
+            None,
+            "infeasible",
+            f"batch size {config.batch_size} is larger than the train split ({n_train} images)",
+        )
     try:
         resolved, _ = resolve_config(config)
     except ColorbenchError as exc:

@@ -45,13 +45,14 @@ def read_summary(run_dir: Path) -> dict[str, Any] | None:
 def write_study(out_dir: Path, record: dict[str, Any]) -> Path:
     path = study_path(out_dir, record["name"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {**record, "format_version": STUDY_FORMAT_VERSION, "updated": now()}
+    stamp = now()
+    record = {**record, "format_version": STUDY_FORMAT_VERSION, "created": stamp, "updated": stamp}
     with FileLock(str(path) + ".lock"):
         if path.exists():
             try:
-                record["created"] = json.loads(path.read_text()).get("created", record.get("created"))
+                record["created"] = json.loads(path.read_text()).get("created") or stamp
             except json.JSONDecodeError:
-                pass
+                pass  # a damaged record is replaced whole
         atomic_write_json(path, record)
     return path
 

@@ -205,3 +205,17 @@ def config_hash(config: RunConfig, plugin_version: str = "") -> str:
 def run_id(config: RunConfig, plugin_version: str) -> str:
     """A resolved configuration's directory name: the same setting is the same run in any study."""
     return f"{config.generator}-{config_hash(config, plugin_version)[:12]}"
+
+
+def data_spec_for(config: RunConfig):
+    """The data specification (colorbench.data.DataSpec) a run trains and evaluates on."""
+    from colorbench.data import DataSpec
+
+    return DataSpec.parse(
+        config.data,
+        size=config.image_size,
+        limit=config.data_limit,
+        val_fraction=config.data_val_fraction,
+        seed=config.data_seed,
+        categories=tuple(config.data_categories),
+    )

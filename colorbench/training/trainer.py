@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 import colorbench
-from colorbench.data import BatchLoader, DataSpec, PreparedData, prepare
+from colorbench.data import BatchLoader, PreparedData, prepare
 from colorbench.errors import ColorbenchError
 from colorbench.models import PatchDiscriminator, init_weights, plugin_version
 from colorbench.training.checkpoint import (
@@ -39,23 +39,12 @@ from colorbench.training.checkpoint import (
     seed_everything,
     set_rng_state,
 )
-from colorbench.training.config import RunConfig, config_hash, resolve_config
+from colorbench.training.config import RunConfig, config_hash, data_spec_for, resolve_config
 from colorbench.training.evaluation import WeightedMeans, evaluate, gray_baseline, save_samples
 from colorbench.training.objective import LOSS_NAMES, GANLoss, pix2pix_train_step
 from colorbench.training.performance import configure_threads, make_optimizers, prepare_modules
 
 LOG_EVERY_STEPS = 20  # host synchronisations (finite check, live losses) happen only this often
-
-
-def data_spec_for(config: RunConfig) -> DataSpec:
-    return DataSpec.parse(
-        config.data,
-        size=config.image_size,
-        limit=config.data_limit,
-        val_fraction=config.data_val_fraction,
-        seed=config.data_seed,
-        categories=tuple(config.data_categories),
-    )
 
 
 def _autocast_factory(device: str, precision: str) -> Callable[[], contextlib.AbstractContextManager]:

@@ -1,0 +1,97 @@
+"""``colorbench results`` (one row per run) and ``colorbench report`` (the study's tables and figures).
+
+Both only read the results store; neither trains anything. Heavy imports (pandas, matplotlib,
+torchvision) happen inside the commands so that ``colorbench --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from colorbench.errors import ColorbenchError
+
+_OUT = click.option(
+    "--out",
+    "out_dir",
+    default="runs",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="The results store (what colorbench run --out wrote).",
+)
+_STUDY = click.option(
+    "--study", "studies", multiple=True, metavar="NAME", help="A study to read (repeatable; default: all)."
+)
+
+
+@click.command("results")
+@_OUT
+@_STUDY
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+def results_command(out_dir: str, studies: tuple[str, ...], fmt: str) -> None:
+    """Print one row per (study, setting, generator, seed): configuration, status, losses, metrics."""
+    from colorbench.results import load_runs
+
+    frame = load_runs(out_dir, list(studies) or None)
+    if fmt == "csv":
+        frame.to_csv(sys.stdout, index=False)
+    else:
+        # Through json again: pandas escapes every "/" in paths as "\/", which is valid but unreadable.
+        click.echo(json.dumps(json.loads(frame.to_json(orient="records")), indent=1))
+
+
+@click.command("report")
+@_OUT
+@_STUDY
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(["html", "latex", "markdown", "csv"]),
+    help="html: one page; latex: standalone .tex plus \\input-able fragments; markdown: README tables; "
+    "csv: the aggregated numbers.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Output file (one study only); figures go beside it. Default: reports/<study>/report.<ext>.",
+)
+@click.option("--template", type=click.Path(dir_okay=False), default=None, help="Your own jinja2 template.")
+@click.option("--embed-images", is_flag=True, help="HTML: embed the figures, giving one self-contained file.")
+@click.option(
+    "--interval",
+    type=click.Choice(["std", "ci95"]),
+    default="std",
+    show_default=True,
+    help="Spread shown after each mean: sample std over seeds, or the 95% t-interval half-width.",
+)
+@click.option("--no-figures", is_flag=True, help="Tables only (no image grids or curves).")
+def report_command(out_dir, studies, fmt, output, template, embed_images, interval, no_figures) -> None:
+    """Write a study's report: tables per generator, influence ranking, image grids, curves, protocol."""
+    from colorbench.report.build import build_report
+    from colorbench.report.render import default_output, write_report
+    from colorbench.results import list_studies
+
+    names = list(studies) or list_studies(out_dir)
+    if not names:
+        raise ColorbenchError(
+            f"no study records in {Path(out_dir) / 'studies'} (write one with: colorbench run)"
+        )
+    if output and len(names) > 1:
+        raise ColorbenchError(
+            f"-o names one file but {len(names)} studies were selected; pick one with --study"
+        )
+    for name in names:
+        report = build_report(out_dir, name, interval=interval, with_figures=not no_figures and fmt != "csv")
+        target = Path(output) if output else default_output(name, fmt)
+        paths = write_report(
+            report, fmt, target, template=Path(template) if template else None, embed_images=embed_images
+        )
+        click.echo(
+            f"{name}: wrote {paths[0]}" + (f" (+{len(paths) - 1} files beside it)" if paths[1:] else "")
+        )

@@ -1,0 +1,134 @@
+"""The protocol block: what the numbers were measured on and how, so a reader knows what they mean.
+
+Every entry is read from the store (study record, each run's config.json and summary.json) and
+from :data:`colorbench.metrics.METRICS`; where runs differ (two devices, say) every value is listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from colorbench.metrics import METRICS
+from colorbench.report.tables import INTERVALS, LOSS_NOTE
+from colorbench.results import VERSION_PREFIX
+
+
+@dataclass(frozen=True)
+class ProtocolItem:
+    name: str
+    value: str
+
+
+def _present(values: Iterable[Any]) -> list[Any]:
+    return [v for v in values if not pd.isna(v)]
+
+
+def distinct(frame: pd.DataFrame, column: str, fmt=str) -> str:
+    """The column's distinct values over the runs that have one, comma-separated ("unknown" if none)."""
+    if column not in frame.columns:
+        return "unknown"
+    values = list(dict.fromkeys(fmt(v) for v in _present(frame[column].tolist())))
+    return ", ".join(values) if values else "unknown"
+
+
+def _integer(value: Any) -> str:
+    if pd.isna(value):  # a run without config.json (failed before it started)
+        return "unknown"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(int(value))
+    return str(value)
+
+
+def _data_text(started: pd.DataFrame) -> str:
+    if "n_train" in started.columns:
+        started = started[started["n_train"].notna()]  # a run that failed before it read its data
+    if started.empty:
+        return "unknown (no run has started)"
+    parts = []
+    keys = ["data_source", "data_root", "n_train", "n_val", "data_limit", "data_seed", "data_val_fraction"]
+    present = [k for k in keys if k in started.columns]
+    for values in started[present].drop_duplicates().itertuples(index=False):
+        row = dict(zip(present, values, strict=True))
+        source = row.get("data_source") or "unknown source"
+        if isinstance(row.get("data_root"), str):
+            source += f" ({row['data_root']})"
+        text = f"{source}: {_integer(row.get('n_train'))} train / {_integer(row.get('n_val'))} val images"
+        extras = [
+            f"{name} {_integer(row[key]) if key != 'data_val_fraction' else row[key]}"
+            for key, name in (
+                ("data_limit", "limit"),
+                ("data_seed", "split seed"),
+                ("data_val_fraction", "val fraction"),
+            )
+            if not pd.isna(row.get(key))
+        ]
+        parts.append(text + (f" ({', '.join(extras)})" if extras else ""))
+    return "; ".join(dict.fromkeys(parts))
+
+
+def scale_phrase(runs: pd.DataFrame) -> str:
+    """E.g. "64 px, 8 epochs, 189 train images": the size of the experiment, for the ranking sentence."""
+    started = runs[runs["run_dir"].notna()] if "run_dir" in runs.columns else runs.iloc[:0]
+    size = distinct(started, "image_size", _integer)
+    epochs = distinct(started, "epochs", _integer)
+    train = distinct(started, "n_train", _integer)
+    return f"{size} px, {epochs} epoch{'' if epochs == '1' else 's'}, {train} train images"
+
+
+def protocol(record: dict[str, Any], runs: pd.DataFrame, interval: str) -> list[ProtocolItem]:
+    """The protocol items of one study, in reading order."""
+    started = runs[runs["run_dir"].notna()] if "run_dir" in runs.columns else runs.iloc[:0]
+    overrides = record.get("overrides") or {}
+    versions = sorted(c for c in runs.columns if c.startswith(VERSION_PREFIX))
+    items = [
+        ("Study", str(record.get("name"))),
+        ("Command", str(record.get("command") or "unknown")),
+        (
+            "Preset and overrides",
+            f"{record.get('preset') or 'unknown'}; "
+            + (", ".join(f"{k}={v}" for k, v in overrides.items()) if overrides else "no overrides"),
+        ),
+        (
+            "Recorded",
+            f"created {record.get('created') or 'unknown'}, updated {record.get('updated') or 'unknown'}",
+        ),
+        ("Generators", ", ".join(record.get("plugins") or dict.fromkeys(runs["generator"]))),
+        ("Data", _data_text(started)),
+        ("Image size", distinct(started, "image_size", lambda v: f"{int(v)} px")),
+        ("Epochs", distinct(started, "epochs", _integer)),
+        ("Seeds", ", ".join(str(s) for s in record.get("seeds") or []) or distinct(runs, "seed")),
+        (
+            "Baseline",
+            f"lr {distinct(started[started['factor'].isna()], 'lr', lambda v: f'{v:g}')}, "
+            f"batch {distinct(started[started['factor'].isna()], 'batch_size', _integer)}, "
+            f"init {distinct(started[started['factor'].isna()], 'init')} "
+            f"(gain {distinct(started, 'init_gain', lambda v: f'{v:g}')}), "
+            f"depth {distinct(started[started['factor'].isna()], 'variant')}",
+        ),
+        (
+            "Objective",
+            f"pix2pix, GAN loss {distinct(started, 'gan_mode')}, "
+            f"lambda_L1 {distinct(started, 'lambda_l1', lambda v: f'{v:g}')}, Adam betas (0.5, 0.999)",
+        ),
+        ("Precision", distinct(started, "precision")),
+        ("Device", f"{distinct(started, 'device')} ({distinct(started, 'device_name')})"),
+        (
+            "Versions",
+            "; ".join(f"{c.removeprefix(VERSION_PREFIX)} {distinct(runs, c)}" for c in versions) or "unknown",
+        ),
+        ("Losses", LOSS_NOTE),
+        ("Cells", INTERVALS[interval] + "; n = seeds whose run completed"),
+        (
+            "Gray baseline",
+            "ab = 0 (the image left grey) on the same val split: the floor every model should beat",
+        ),
+    ]
+    items += [
+        (f"Metric {name}", f"{info.description}; {info.unit}; {info.direction} is better; {info.variant}")
+        for name, info in METRICS.items()
+    ]
+    return [ProtocolItem(name, value) for name, value in items]
