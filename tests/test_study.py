@@ -146,6 +146,19 @@ def _study_args(photo_dir: Path, out: Path, cache: Path, *extra: str) -> list[st
     ]
 
 
+def _smoke_plan(name: str, photo_dir: Path, cache: Path):
+    return build_plan(
+        name=name,
+        plugins=["unet"],
+        factors=["init"],
+        preset="smoke",
+        overrides={"data_limit": "none", "data_seed": "1", "num_samples": "1"},
+        seeds=1,
+        data=f"folder:{photo_dir}",
+        cache_dir=str(cache),
+    )
+
+
 def _summaries(out: Path) -> dict[str, dict]:
     return {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/summary.json")}
 
@@ -270,16 +283,7 @@ def test_ray_executor_against_a_real_local_head(photo_dir, tmp_path):
     from colorbench.study.runner import run_study
 
     out, cache = tmp_path / "runs", tmp_path / "cache"
-    # The data cache is prepared once here, so the Ray workers only read it.
-    plan = build_plan(
-        name="ray-smoke",
-        plugins=["unet"],
-        factors=["init"],
-        preset="smoke",
-        overrides={"data_limit": "none", "data_seed": "1", "num_samples": "1"},
-        seeds=1,
-        data=f"folder:{photo_dir}",
-    )
+    plan = _smoke_plan("ray-smoke", photo_dir, cache)  # the workers share one prepared cache (locked)
     ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1")
     try:
         started = time.perf_counter()
@@ -307,15 +311,7 @@ def test_a_failing_run_is_recorded_and_the_study_goes_on(photo_dir, tmp_path, mo
         return real(config, run_dir, **kw)
 
     monkeypatch.setattr(trainer, "train_run", flaky)
-    plan = build_plan(
-        name="f",
-        plugins=["unet"],
-        factors=["init"],
-        preset="smoke",
-        overrides={"data_limit": "none", "data_seed": "1", "num_samples": "1"},
-        seeds=1,
-        data=f"folder:{photo_dir}",
-    )
+    plan = _smoke_plan("f", photo_dir, tmp_path / "c")
     result = run_study(plan, tmp_path / "runs", LocalExecutor(), command="t", cache_dir=str(tmp_path / "c"))
     statuses = sorted(o["status"] for o in result["outcomes"])
     assert statuses == ["completed", "completed", "failed"]

@@ -136,33 +136,20 @@ def _train_images(config: RunConfig, cache_dir: str | None) -> int:
 
 
 def _plan_run(plugin, base: RunConfig, setting: Setting, seed: int, n_train: int) -> PlannedRun:
+    def not_run(status: str, reason: str) -> PlannedRun:
+        return PlannedRun(plugin.name, setting, seed, None, None, status, reason)
+
     if plugin.manages_init and "init" in setting.changes:
-        return PlannedRun(
-            plugin.name,
-            setting,
-            seed,
-            None,
-            None,
-            "not-applicable",
-            f"{plugin.name} manages its own weight initialisation",
-        )
+        return not_run("not-applicable", f"{plugin.name} manages its own weight initialisation")
     config = base.replace(seed=seed, **setting.changes)
     if config.batch_size > n_train:
-        return PlannedRun(
-            plugin.name,
-            setting,
-            seed,
-            None,
-            None,
-            "infeasible",
-            f"batch size {config.batch_size} is larger than the train split ({n_train} images)",
+        return not_run(
+            "infeasible", f"batch size {config.batch_size} is larger than the train split ({n_train} images)"
         )
-    try:
-        resolved, _ = resolve_config(config)
-    except ColorbenchError as exc:
-        if "infeasible" in str(exc):
-            return PlannedRun(plugin.name, setting, seed, None, None, "infeasible", str(exc))
-        raise
+    reason = plugin.check(config.variant, config.image_size)
+    if reason:
+        return not_run("infeasible", reason)
+    resolved, _ = resolve_config(config)
     return PlannedRun(
         plugin.name, setting, seed, resolved, run_id(resolved, plugin_version(plugin.name)), "planned"
     )
