@@ -253,7 +253,8 @@ def test_run_lock_is_exclusive_and_freed_when_the_holder_is_killed(tmp_path):
         assert "pid" in previous
 
 
-def test_ctrl_c_keeps_the_epoch_and_the_next_run_continues(photo_dir, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_keeps_the_epoch_and_the_next_run_continues(photo_dir, tmp_path, signum):
     out, cache = tmp_path / "runs", tmp_path / "cache"
     proc = _spawn_study(photo_dir, out, cache, "--set", "epochs=4")
     deadline = time.time() + 300
@@ -261,7 +262,7 @@ def test_ctrl_c_keeps_the_epoch_and_the_next_run_continues(photo_dir, tmp_path):
         len(p.read_text().splitlines()) >= 1 for p in out.glob("*/metrics.jsonl")
     ):
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, output
     assert "Traceback" not in output and "run the same command again" in output
@@ -269,6 +270,8 @@ def test_ctrl_c_keeps_the_epoch_and_the_next_run_continues(photo_dir, tmp_path):
     assert len(record["runs"]) == 3
     statuses = [s["status"] for s in _summaries(out).values()]
     assert "interrupted" in statuses
+    if signum == signal.SIGTERM:
+        return  # the same path as Ctrl-C from here on
 
     result = CliRunner().invoke(main, _study_args(photo_dir, out, cache, "--set", "epochs=4"))
     assert result.exit_code == 0, result.output

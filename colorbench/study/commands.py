@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -78,6 +79,8 @@ def run_command(
         data=data,
     )
     command = "colorbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    # A scheduler's (or kill's) SIGTERM stops as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         run_study(
             plan, Path(out_dir), chosen, command=command, cache_dir=cache_dir, force=force, dry_run=dry_run
@@ -87,6 +90,10 @@ def run_command(
     finally:
         if hasattr(chosen, "shutdown"):
             chosen.shutdown()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 @click.command("colorize")
