@@ -1,21 +1,13 @@
 """One run: train a generator variant with the pix2pix objective, evaluate, checkpoint, resume.
 
-A run directory holds (all JSON, so pandas reads a study without custom parsing):
-  config.json     the resolved configuration, the plugin and the data it ran on
-  metrics.jsonl   one row per completed epoch: the six training losses, wall time, images/s,
-                  and val metrics on the epochs they were computed
-  summary.json    status (running, completed, diverged, interrupted), final losses and metrics,
-                  the gray baseline on the same split, timings, versions, device
-  checkpoint.pt   models, optimisers, epoch, RNG states, history (written atomically each epoch)
-  train.log       the plain per-epoch log
-  samples/        the fixed val images: grey input, prediction, truth (PNG)
+What a run directory holds is described in ``rundir.py``. :func:`train_run` is the entry point;
+:class:`_Run` keeps the state of one run while it trains (models, optimisers, history, summary).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import platform
 import sys
 import time
@@ -31,8 +23,6 @@ from colorbench.data import BatchLoader, PreparedData, prepare
 from colorbench.errors import ColorbenchError
 from colorbench.models import PatchDiscriminator, init_weights, plugin_version
 from colorbench.training.checkpoint import (
-    atomic_write_json,
-    atomic_write_jsonl,
     load_checkpoint,
     rng_state,
     save_checkpoint,
@@ -43,10 +33,316 @@ from colorbench.training.config import RunConfig, config_hash, data_spec_for, re
 from colorbench.training.evaluation import WeightedMeans, evaluate, gray_baseline, save_samples
 from colorbench.training.objective import LOSS_NAMES, GANLoss, pix2pix_train_step
 from colorbench.training.performance import configure_threads, make_optimizers, prepare_modules
+from colorbench.training.rundir import RunDirectory
 
 LOG_EVERY_STEPS = 20  # host synchronisations (finite check, live losses) happen only this often
 
 
+def train_run(
+    config: RunConfig,
+    run_dir: str | Path,
+    *,
+    data: PreparedData | None = None,
+    cache_dir: str | Path | None = None,
+    progress: bool | None = None,
+    verbose: bool = True,
+) -> dict[str, Any]:
+    """Train and evaluate one run in ``run_dir``; resume it if a checkpoint is there.
+
+    Returns the summary (also written to ``summary.json``). A configuration that cannot run raises
+    :class:`ColorbenchError` before any work; a run whose losses become NaN/inf returns with status
+    ``diverged``; Ctrl-C writes status ``interrupted`` (the last complete epoch's checkpoint stays)
+    and re-raises. A run that is already completed or diverged is returned as it is.
+    """
+    resolved, plugin = resolve_config(config)
+    if data is None:
+        data = prepare(data_spec_for(resolved), cache_dir=cache_dir)
+    n_train = data.train_l.shape[0]
+    if resolved.batch_size > n_train:
+        raise ColorbenchError(
+            f"batch size {resolved.batch_size} is larger than the train split ({n_train} images)"
+        )
+    if data.train_l.shape[-1] != resolved.image_size:
+        raise ColorbenchError(
+            f"prepared data is {data.train_l.shape[-1]} px but the run asks for {resolved.image_size} px"
+        )
+    writer_class = _tensorboard_writer_class() if resolved.tensorboard else None
+
+    if progress is None:
+        progress = verbose and sys.stderr.isatty()
+    directory = RunDirectory(run_dir, echo=verbose and not progress)
+    directory.claim(_run_record(resolved, plugin, data))
+    finished = directory.finished_summary()
+    if finished is not None:
+        return finished
+    run = _Run(resolved, plugin, data, directory, progress)
+    if writer_class is not None:
+        run.writer = writer_class(log_dir=str(directory.tensorboard))
+    try:
+        return run.execute()
+    finally:
+        if run.writer is not None:
+            run.writer.close()
+
+
+def _run_record(config: RunConfig, plugin, data: PreparedData) -> dict[str, Any]:
+    version = plugin_version(plugin.name)
+    return {
+        "config": config.to_dict(),
+        "config_hash": config_hash(config, version),
+        "plugin": {
+            "name": plugin.name,
+            "description": plugin.description,
+            "trainable": plugin.trainable,
+            "manages_init": plugin.manages_init,
+            "version": version,
+            "variant_label": plugin.label(config.variant),
+        },
+        "data": {
+            "key": data.key,
+            "path": str(data.path),
+            "train": int(data.train_l.shape[0]),
+            "val": int(data.val_l.shape[0]),
+            "spec": data.meta.get("spec"),
+        },
+    }
+
+
+class _Run:
+    def __init__(
+        self, config: RunConfig, plugin, data: PreparedData, directory: RunDirectory, progress: bool
+    ):
+        self.config, self.plugin, self.data, self.dir, self.progress = (
+            config,
+            plugin,
+            data,
+            directory,
+            progress,
+        )
+        self.device = config.device
+        self.autocast = _autocast_factory(self.device, config.precision)
+        self.writer = None
+        self.history: list[dict[str, Any]] = []
+        self.train_seconds = 0.0
+        self.started = time.time()
+
+        seed_everything(config.seed)
+        configure_threads()
+        self.generator = plugin.build(config.variant, config.image_size)
+        self.discriminator = PatchDiscriminator(in_channels=3)
+        if not plugin.manages_init:
+            init_weights(self.generator, config.init, config.init_gain)
+        init_weights(self.discriminator, config.init, config.init_gain)
+        prepare_modules(self.generator, self.discriminator, self.device)
+
+        self.val_loader = BatchLoader(
+            data.val_l,
+            data.val_ab,
+            max(config.batch_size, 32),
+            shuffle=False,
+            seed=config.seed,
+            flip=False,
+            drop_last=False,
+        )
+        self.summary: dict[str, Any] = {
+            "status": "running",
+            "run_dir": str(directory.path),
+            "config_hash": config_hash(config, plugin_version(plugin.name)),
+            "generator": plugin.name,
+            "variant": config.variant,
+            "epochs": config.epochs,
+            "versions": _versions(plugin.name),
+            "device": self.device,
+            "device_name": _device_name(self.device),
+            "precision": config.precision,
+        }
+
+    # ------------------------------------------------------------------ the whole run
+    def execute(self) -> dict[str, Any]:
+        if self.plugin.trainable:
+            self.train()
+        else:
+            self.dir.write_summary(self.summary)
+            self.dir.log(f"{self.plugin.name} is not trainable: evaluating without training")
+        if self.summary["status"] == "running":
+            self.finish()
+        self.summary["baseline_gray"] = gray_baseline(self.val_loader, self.device)
+        self.summary["train_seconds"] = self.train_seconds
+        trained = sum(r["train_images"] for r in self.history)
+        self.summary["images_per_s"] = trained / self.train_seconds if self.train_seconds else None
+        self.summary["wall_seconds_this_session"] = time.time() - self.started
+        self.dir.write_summary(self.summary)
+        self.dir.log(f"{self.summary['status']}: {self.dir.path}")
+        return self.summary
+
+    def train(self) -> None:
+        self.opt_g, self.opt_d = make_optimizers(
+            self.generator, self.discriminator, self.config.lr, self.device
+        )
+        start_epoch = self.resume() + 1
+        self.dir.write_summary(self.summary)
+        train_loader = BatchLoader(
+            self.data.train_l,
+            self.data.train_ab,
+            self.config.batch_size,
+            shuffle=True,
+            seed=self.config.seed,
+            flip=True,
+            drop_last=True,
+        )
+        gan_loss = GANLoss(self.config.gan_mode)
+        try:
+            for epoch in range(start_epoch, self.config.epochs + 1):
+                means, seconds = self.train_epoch(epoch, train_loader, gan_loss)
+                if means is None:
+                    self.summary.update(_diverged(epoch, self.history))
+                    self.dir.log(f"epoch {epoch}: a loss became NaN or infinite; run marked diverged")
+                    return
+                self.end_epoch(epoch, means, seconds)
+        except KeyboardInterrupt:
+            self.summary.update(
+                status="interrupted", epochs_completed=len(self.history), train_seconds=self.train_seconds
+            )
+            self.dir.write_summary(self.summary)
+            self.dir.log(f"interrupted; resumes after epoch {len(self.history)}")
+            raise
+
+    def resume(self) -> int:
+        """Load the checkpoint if there is one; returns the last complete epoch (0 if none)."""
+        if not self.dir.checkpoint.exists():
+            return 0
+        state = load_checkpoint(self.dir.checkpoint)
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        set_rng_state(state["rng"])
+        self.history = state["history"]
+        self.train_seconds = state["train_seconds"]
+        self.dir.write_metrics(self.history)  # the log follows the checkpoint
+        self.dir.log(f"resuming {self.dir.path.name} after epoch {state['epoch']}")
+        return state["epoch"]
+
+    def train_epoch(self, epoch: int, loader: BatchLoader, gan_loss: GANLoss):
+        """One epoch; returns (weighted means, seconds), or (None, seconds) if a loss went NaN/inf."""
+        self.generator.train()
+        self.discriminator.train()
+        loader.set_epoch(epoch)
+        means = WeightedMeans()
+        bar = tqdm(
+            total=len(loader),
+            desc=f"epoch {epoch}/{self.config.epochs}",
+            disable=not self.progress,
+            leave=False,
+            file=sys.stderr,
+        )
+        t0 = time.perf_counter()
+        for step, (l_cpu, ab_cpu) in enumerate(loader, 1):
+            l_norm = l_cpu.to(self.device, non_blocking=True)
+            ab_true = ab_cpu.to(self.device, non_blocking=True)
+            losses = pix2pix_train_step(
+                self.generator,
+                self.discriminator,
+                gan_loss,
+                self.opt_g,
+                self.opt_d,
+                l_norm,
+                ab_true,
+                self.config.lambda_l1,
+                self.autocast,
+            )
+            means.update(losses, l_norm.shape[0])
+            if step % LOG_EVERY_STEPS == 0:
+                if not means.all_finite():
+                    break
+                current = means.means()
+                bar.set_postfix(G=f"{current['loss_G']:.3f}", D=f"{current['loss_D']:.3f}")
+            bar.update(1)
+        bar.close()
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+        return (means if means.all_finite() else None), seconds
+
+    def end_epoch(self, epoch: int, means: WeightedMeans, seconds: float) -> None:
+        row: dict[str, Any] = {
+            "epoch": epoch,
+            **means.means(),
+            "train_images": means.count,
+            "wall_time_s": seconds,
+            "images_per_s": means.count / seconds,
+        }
+        if self.config.eval_every and epoch % self.config.eval_every == 0 and epoch != self.config.epochs:
+            row.update(self.evaluate())
+        self.history.append(row)
+        self.train_seconds += seconds
+        save_checkpoint(
+            self.dir.checkpoint,
+            {
+                "epoch": epoch,
+                "generator": self.generator.state_dict(),
+                "discriminator": self.discriminator.state_dict(),
+                "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(),
+                "rng": rng_state(),
+                "history": self.history,
+                "train_seconds": self.train_seconds,
+                "config_hash": self.summary["config_hash"],
+            },
+        )
+        self.dir.write_metrics(self.history)
+        self.dir.log(
+            f"epoch {epoch}/{self.config.epochs} {_format_losses({k: row[k] for k in LOSS_NAMES})} "
+            f"{row['images_per_s']:.1f} img/s {seconds:.1f}s"
+        )
+        if self.writer is not None:
+            for key, value in row.items():
+                if key != "epoch":
+                    self.writer.add_scalar(key, value, epoch)
+
+    def evaluate(self) -> dict[str, float]:
+        return evaluate(
+            self.generator,
+            self.discriminator if self.plugin.trainable else None,
+            self.val_loader,
+            device=self.device,
+            gan_mode=self.config.gan_mode,
+            lambda_l1=self.config.lambda_l1,
+            autocast=self.autocast,
+        )
+
+    def finish(self) -> None:
+        """Final evaluation on the whole val split and the fixed sample images."""
+        final = self.evaluate()
+        if self.history:
+            self.history[-1].update(final)
+            self.dir.write_metrics(self.history)
+        n_samples = min(self.config.num_samples, int(self.data.val_l.shape[0]))
+        sample_files: list[str] = []
+        if n_samples:
+            sample_files, grid = save_samples(
+                self.generator,
+                torch.from_numpy(self.data.val_l[:n_samples].astype("float32")),
+                torch.from_numpy(self.data.val_ab[:n_samples].astype("float32")),
+                self.dir.samples,
+                device=self.device,
+                autocast=self.autocast,
+            )
+            if self.writer is not None:
+                self.writer.add_image("samples (grey, prediction, truth)", grid, len(self.history))
+        self.summary.update(
+            status="completed",
+            epochs_completed=len(self.history),
+            final_train=({k: self.history[-1][k] for k in LOSS_NAMES} if self.history else None),
+            final_val=final,
+            samples=sample_files,
+        )
+        if self.writer is not None:
+            for key, value in final.items():
+                self.writer.add_scalar(f"final/{key}", value, len(self.history))
+
+
+# ---------------------------------------------------------------------- helpers
 def _autocast_factory(device: str, precision: str) -> Callable[[], contextlib.AbstractContextManager]:
     if precision == "bf16":
         return functools.partial(torch.autocast, device_type=device, dtype=torch.bfloat16)
@@ -68,301 +364,8 @@ def _device_name(device: str) -> str:
     return f"{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
 
 
-class _Log:
-    """Per-epoch lines to the run's train.log and, unless a progress bar shows them, to stdout."""
-
-    def __init__(self, path: Path, echo: bool) -> None:
-        self.path, self.echo = path, echo
-
-    def __call__(self, line: str) -> None:
-        with open(self.path, "a") as f:
-            f.write(line + "\n")
-        if self.echo:
-            print(line, flush=True)
-
-
 def _format_losses(losses: dict[str, float]) -> str:
     return " ".join(f"{k.removeprefix('loss_')}={v:.4f}" for k, v in losses.items())
-
-
-def train_run(
-    config: RunConfig,
-    run_dir: str | Path,
-    *,
-    data: PreparedData | None = None,
-    cache_dir: str | Path | None = None,
-    progress: bool | None = None,
-    verbose: bool = True,
-) -> dict[str, Any]:
-    """Train and evaluate one run in ``run_dir``; resume it if a checkpoint is there.
-
-    Returns the summary (also written to ``summary.json``). A configuration that cannot run raises
-    :class:`ColorbenchError` before any work; a run whose losses become NaN/inf returns with status
-    ``diverged``; Ctrl-C writes status ``interrupted`` (the last complete epoch's checkpoint stays)
-    and re-raises.
-    """
-    resolved, plugin = resolve_config(config)
-    run_dir = Path(run_dir)
-    if data is None:
-        data = prepare(data_spec_for(resolved), cache_dir=cache_dir)
-    n_train = data.train_l.shape[0]
-    if resolved.batch_size > n_train:
-        raise ColorbenchError(
-            f"batch size {resolved.batch_size} is larger than the train split ({n_train} images)"
-        )
-    if data.train_l.shape[-1] != resolved.image_size:
-        raise ColorbenchError(
-            f"prepared data is {data.train_l.shape[-1]} px but the run asks for {resolved.image_size} px"
-        )
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    record = {
-        "config": resolved.to_dict(),
-        "config_hash": config_hash(resolved, plugin_version(plugin.name)),
-        "plugin": {
-            "name": plugin.name,
-            "description": plugin.description,
-            "trainable": plugin.trainable,
-            "manages_init": plugin.manages_init,
-            "version": plugin_version(plugin.name),
-            "variant_label": plugin.variant_labels.get(resolved.variant, resolved.variant),
-        },
-        "data": {
-            "key": data.key,
-            "path": str(data.path),
-            "train": n_train,
-            "val": int(data.val_l.shape[0]),
-            "spec": data.meta.get("spec"),
-        },
-    }
-    config_path = run_dir / "config.json"
-    if config_path.exists():
-        existing = json.loads(config_path.read_text())
-        if existing.get("config_hash") != record["config_hash"]:
-            raise ColorbenchError(f"{run_dir} holds a different run; choose another directory")
-    else:
-        atomic_write_json(config_path, record)
-    summary_path = run_dir / "summary.json"
-    if summary_path.exists():
-        previous = json.loads(summary_path.read_text())
-        if previous.get("status") in ("completed", "diverged"):
-            return previous
-
-    device = resolved.device
-    autocast = _autocast_factory(device, resolved.precision)
-    if progress is None:
-        progress = verbose and sys.stderr.isatty()
-    log = _Log(run_dir / "train.log", echo=verbose and not progress)
-
-    seed_everything(resolved.seed)
-    configure_threads()
-    generator = plugin.build(resolved.variant, resolved.image_size)
-    discriminator = PatchDiscriminator(in_channels=3)
-    if not plugin.manages_init:
-        init_weights(generator, resolved.init, resolved.init_gain)
-    init_weights(discriminator, resolved.init, resolved.init_gain)
-    prepare_modules(generator, discriminator, device)
-
-    val_loader = BatchLoader(
-        data.val_l,
-        data.val_ab,
-        max(resolved.batch_size, 32),
-        shuffle=False,
-        seed=resolved.seed,
-        flip=False,
-        drop_last=False,
-    )
-    history: list[dict[str, Any]] = []
-    train_seconds = 0.0
-    started = time.time()
-    summary: dict[str, Any] = {
-        "status": "running",
-        "run_dir": str(run_dir),
-        "config_hash": record["config_hash"],
-        "generator": plugin.name,
-        "variant": resolved.variant,
-        "epochs": resolved.epochs,
-        "versions": _versions(plugin.name),
-        "device": device,
-        "device_name": _device_name(device),
-        "precision": resolved.precision,
-    }
-    writer = _tensorboard_writer(run_dir) if resolved.tensorboard else None
-
-    if plugin.trainable:
-        opt_g, opt_d = make_optimizers(generator, discriminator, resolved.lr, device)
-        checkpoint_path = run_dir / "checkpoint.pt"
-        start_epoch = 1
-        if checkpoint_path.exists():
-            state = load_checkpoint(checkpoint_path)
-            generator.load_state_dict(state["generator"])
-            discriminator.load_state_dict(state["discriminator"])
-            opt_g.load_state_dict(state["opt_g"])
-            opt_d.load_state_dict(state["opt_d"])
-            set_rng_state(state["rng"])
-            history = state["history"]
-            train_seconds = state["train_seconds"]
-            start_epoch = state["epoch"] + 1
-            atomic_write_jsonl(run_dir / "metrics.jsonl", history)  # the log follows the checkpoint
-            log(f"resuming {run_dir.name} after epoch {state['epoch']}")
-        atomic_write_json(summary_path, summary)
-
-        train_loader = BatchLoader(
-            data.train_l,
-            data.train_ab,
-            resolved.batch_size,
-            shuffle=True,
-            seed=resolved.seed,
-            flip=True,
-            drop_last=True,
-        )
-        gan_loss = GANLoss(resolved.gan_mode)
-        try:
-            for epoch in range(start_epoch, resolved.epochs + 1):
-                generator.train()
-                discriminator.train()
-                train_loader.set_epoch(epoch)
-                means = WeightedMeans()
-                bar = tqdm(
-                    total=len(train_loader),
-                    desc=f"epoch {epoch}/{resolved.epochs}",
-                    disable=not progress,
-                    leave=False,
-                    file=sys.stderr,
-                )
-                t0 = time.perf_counter()
-                finite = True
-                for step, batch in enumerate(train_loader, 1):
-                    l_norm = batch[0].to(device, non_blocking=True)
-                    ab_true = batch[1].to(device, non_blocking=True)
-                    losses = pix2pix_train_step(
-                        generator,
-                        discriminator,
-                        gan_loss,
-                        opt_g,
-                        opt_d,
-                        l_norm,
-                        ab_true,
-                        resolved.lambda_l1,
-                        autocast,
-                    )
-                    means.update(losses, l_norm.shape[0])
-                    if step % LOG_EVERY_STEPS == 0:
-                        finite = means.all_finite()
-                        if not finite:
-                            break
-                        bar.set_postfix(
-                            G=f"{means.means()['loss_G']:.3f}", D=f"{means.means()['loss_D']:.3f}"
-                        )
-                    bar.update(1)
-                bar.close()
-                if device == "cuda":
-                    torch.cuda.synchronize()
-                seconds = time.perf_counter() - t0
-                if not finite or not means.all_finite():
-                    summary.update(_diverged(epoch, history))
-                    log(f"epoch {epoch}: a loss became NaN or infinite; run marked diverged")
-                    break
-                row: dict[str, Any] = {
-                    "epoch": epoch,
-                    **means.means(),
-                    "train_images": means.count,
-                    "wall_time_s": seconds,
-                    "images_per_s": means.count / seconds,
-                }
-                if resolved.eval_every and epoch % resolved.eval_every == 0 and epoch != resolved.epochs:
-                    row.update(
-                        evaluate(
-                            generator,
-                            discriminator,
-                            val_loader,
-                            device=device,
-                            gan_mode=resolved.gan_mode,
-                            lambda_l1=resolved.lambda_l1,
-                            autocast=autocast,
-                        )
-                    )
-                history.append(row)
-                train_seconds += seconds
-                save_checkpoint(
-                    run_dir / "checkpoint.pt",
-                    {
-                        "epoch": epoch,
-                        "generator": generator.state_dict(),
-                        "discriminator": discriminator.state_dict(),
-                        "opt_g": opt_g.state_dict(),
-                        "opt_d": opt_d.state_dict(),
-                        "rng": rng_state(),
-                        "history": history,
-                        "train_seconds": train_seconds,
-                        "config_hash": record["config_hash"],
-                    },
-                )
-                atomic_write_jsonl(run_dir / "metrics.jsonl", history)
-                log(
-                    f"epoch {epoch}/{resolved.epochs} {_format_losses({k: row[k] for k in LOSS_NAMES})} "
-                    f"{row['images_per_s']:.1f} img/s {seconds:.1f}s"
-                )
-                if writer is not None:
-                    for key, value in row.items():
-                        if key != "epoch":
-                            writer.add_scalar(key, value, epoch)
-        except KeyboardInterrupt:
-            summary.update(status="interrupted", epochs_completed=len(history), train_seconds=train_seconds)
-            atomic_write_json(summary_path, summary)
-            log(f"interrupted; resumes after epoch {len(history)}")
-            raise
-    else:
-        atomic_write_json(summary_path, summary)
-        log(f"{plugin.name} is not trainable: evaluating without training")
-
-    if summary["status"] == "running":
-        final = evaluate(
-            generator,
-            discriminator if plugin.trainable else None,
-            val_loader,
-            device=device,
-            gan_mode=resolved.gan_mode,
-            lambda_l1=resolved.lambda_l1,
-            autocast=autocast,
-        )
-        if history:
-            history[-1].update(final)
-            atomic_write_jsonl(run_dir / "metrics.jsonl", history)
-        n_samples = min(resolved.num_samples, int(data.val_l.shape[0]))
-        sample_files: list[str] = []
-        if n_samples:
-            sample_files, grid = save_samples(
-                generator,
-                torch.from_numpy(data.val_l[:n_samples].astype("float32")),
-                torch.from_numpy(data.val_ab[:n_samples].astype("float32")),
-                run_dir / "samples",
-                device=device,
-                autocast=autocast,
-            )
-            if writer is not None:
-                writer.add_image("samples (grey, prediction, truth)", grid, len(history))
-        summary.update(
-            status="completed",
-            epochs_completed=len(history),
-            final_train=({k: history[-1][k] for k in LOSS_NAMES} if history else None),
-            final_val=final,
-            samples=sample_files,
-        )
-        if writer is not None:
-            for key, value in final.items():
-                writer.add_scalar(f"final/{key}", value, len(history))
-    summary["baseline_gray"] = gray_baseline(val_loader, device)
-    summary["train_seconds"] = train_seconds
-    summary["images_per_s"] = (
-        sum(r["train_images"] for r in history) / train_seconds if train_seconds else None
-    )
-    summary["wall_seconds_this_session"] = time.time() - started
-    atomic_write_json(summary_path, summary)
-    if writer is not None:
-        writer.close()
-    log(f"{summary['status']}: {run_dir}")
-    return summary
 
 
 def _diverged(epoch: int, history: list[dict[str, Any]]) -> dict[str, Any]:
@@ -375,11 +378,12 @@ def _diverged(epoch: int, history: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _tensorboard_writer(run_dir: Path):
+def _tensorboard_writer_class():
+    """Checked before any work: asking for TensorBoard without the package is a usage error."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise ColorbenchError(
             "tensorboard logging needs the tensorboard package: pip install 'colorbench[tensorboard]'"
         ) from None
-    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+    return SummaryWriter
