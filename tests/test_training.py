@@ -310,3 +310,15 @@ def test_tensorboard_without_the_package_is_a_clear_error(photo_dir, tiny_data, 
         train_run(
             _config(photo_dir, epochs=1, tensorboard=True), tmp_path / "x", data=tiny_data, verbose=False
         )
+
+
+@pytest.mark.parametrize("native, expected", [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_is_bf16_only_where_the_hardware_has_it(monkeypatch, native, expected):
+    from colorbench.training import config as config_module
+
+    monkeypatch.setattr(config_module, "native_bf16", lambda device: native)
+    assert config_module.resolve_precision("auto", "cpu") == expected
+    assert config_module.resolve_precision("fp32", "cpu") == "fp32"
+    assert config_module.resolve_precision("bf16", "cpu") == "bf16"  # asked for: honoured, even emulated
+    with pytest.raises(ColorbenchError, match="unknown precision"):
+        config_module.resolve_precision("fp8", "cpu")

@@ -122,27 +122,20 @@ def native_bf16(device: str) -> bool:
     if device == "cuda":
         return torch.cuda.is_bf16_supported()
     if device == "cpu":
-        # oneDNN reports bf16 only where the CPU has AVX-512 BF16 / AMX instructions.
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        # The instruction sets themselves: oneDNN's own flag says True on AVX-512 CPUs that only
+        # emulate bf16 (measured 0.3-0.5x fp32 speed there, benchmarks/RESULTS.md).
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     return False
 
 
 def resolve_precision(requested: str, device: str) -> str:
-    """``auto``: bf16 autocast on a GPU with native bf16, else fp32.
-
-    On the CPU ``auto`` stays fp32 even where the CPU has native bf16: measured on a 2-core
-    AVX-512-BF16 machine (torch 2.14), a bf16-autocast pix2pix step of the U-Net and of Zhang's
-    network at 64 px ran at about half the fp32 speed (benchmarks/RESULTS.md). ``bf16`` is there
-    for whoever wants it.
-    """
+    """``auto``: bf16 autocast where the hardware has native bf16, else fp32."""
     if requested not in PRECISIONS:
         raise ColorbenchError(f"unknown precision {requested!r}; choose from {', '.join(PRECISIONS)}")
     if requested == "auto":
-        return "bf16" if device == "cuda" and native_bf16(device) else "fp32"
+        return "bf16" if native_bf16(device) else "fp32"
     if requested == "bf16" and device == "mps":
         raise ColorbenchError("precision bf16 is not supported on the mps device; use fp32")
-    if requested == "bf16" and device == "cpu" and not native_bf16(device):
-        raise ColorbenchError("precision bf16 on this CPU would be emulated (no native bf16); use fp32")
     return requested
 
 
