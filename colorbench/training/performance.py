@@ -1,17 +1,22 @@
 """Device, memory-layout, optimiser and thread choices of a training run, in one place.
 
-Each choice here was measured against the plain way (NCHW fp32, ``torch.optim.Adam`` with its
-defaults) and kept only where it was faster without changing results beyond float rounding; the
-figures are in ``benchmarks/RESULTS.md`` (``python benchmarks/bench_train.py --levers``).
+Each choice was measured against the plain way (NCHW fp32, ``torch.optim.Adam`` with its defaults)
+with ``python benchmarks/bench_train.py --levers`` and kept only where it was faster without
+changing results beyond float rounding; the figures are in ``benchmarks/RESULTS.md``.
 
-CPU:
-- Adam runs as the fused kernel (``fused=True``, one pass over every parameter instead of a
-  Python loop of small ops per tensor); bit-for-bit repeatable like the default.
-- Modules stay NCHW: channels_last measured no faster on the 2-core AVX-512 machine (faster in
-  some convolutions, slower in others, the U-Net's small transposed convolutions among them).
-- Intra-op threads: one per core the process may run on, unless ``OMP_NUM_THREADS`` says otherwise.
-- No ``torch.compile``: compiling G and D took minutes on 2 cores, more than a quick run lasts.
-- fp32: bf16 autocast is ``precision=auto``'s choice only on GPUs (see ``resolve_precision``).
+CPU (2-core AVX-512 machine, torch 2.14):
+- Adam runs as the fused kernel (``fused=True``): 1.08-1.12x per step for the U-Net at 64 and
+  256 px, a few percent for Zhang's network; repeatable bit for bit like the default.
+  (``foreach=True`` measured 0.98-1.04x.)
+- Modules stay NCHW: channels_last measured 0.95x for the U-Net at 64 px, no gain at 256 px, and
+  1.06-1.08x only for Zhang's network.
+- Intra-op threads: one per core the process may run on, unless ``OMP_NUM_THREADS`` says otherwise
+  (one thread measured half the speed of two on 2 idle cores).
+- No ``torch.compile``: compiling G and D took about 2 minutes on 2 cores and the compiled step
+  was no faster. No bf16 autocast (``resolve_precision``): this CPU has no native bf16 and
+  autocast ran at 0.3-0.5x.
+- The training step itself keeps losses on the device (no host synchronisation per step); on
+  the CPU that measured the same as reading every loss each step, on a GPU it matters.
 
 CUDA (the GPU path of issue 7): channels_last, fused Adam and cudnn benchmark mode.
 """
