@@ -236,7 +236,7 @@ def test_run_lock_is_exclusive_and_freed_when_the_holder_is_killed(tmp_path):
             "-c",
             (
                 "import sys, time; from pathlib import Path; from colorbench.study.store import run_lock\n"
-                f"with run_lock(Path({str(run_dir)!r}), wait=False):\n"
+                f"with run_lock(Path({str(run_dir)!r})):\n"
                 "    print('held', flush=True); time.sleep(60)\n"
             ),
         ],
@@ -245,11 +245,11 @@ def test_run_lock_is_exclusive_and_freed_when_the_holder_is_killed(tmp_path):
     )
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(RunBusy, match="pid"):
-        with run_lock(run_dir, wait=False):
+        with run_lock(run_dir):
             pass
     holder.kill()
     holder.wait()
-    with run_lock(run_dir, wait=False) as previous:  # the stale lock is taken over at once
+    with run_lock(run_dir) as previous:  # the stale lock is taken over at once
         assert "pid" in previous
 
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from colorbench.color import denormalize_ab, lab_to_rgb, normalize_l, rgb_to_lab
 from colorbench.data.images import read_rgb_image
-from colorbench.data.sources import IMAGE_EXTENSIONS, list_folder
+from colorbench.data.sources import list_folder
 from colorbench.errors import ColorbenchError
 from colorbench.models import get_generator
 from colorbench.training.checkpoint import load_checkpoint
@@ -87,5 +87,3 @@ def colorize_paths(inputs: list[Path], run_dir: Path, out_dir: Path, device: str
         echo(f"{path} -> {target}")
     return written, skipped
 
-
-__all__ = ["IMAGE_EXTENSIONS", "colorize_image", "colorize_paths", "load_run_generator"]

@@ -50,7 +50,7 @@ def execute_task(task: RunTask, verbose: bool = True) -> dict[str, Any]:
     started = time.perf_counter()
     host = socket.gethostname()
     try:
-        with run_lock(run_dir, wait=False) as previous_owner:
+        with run_lock(run_dir) as previous_owner:
             if previous_owner and verbose:
                 print(f"{task.run_id}: took over a stale lock ({previous_owner})", flush=True)
             summary = train_run(

@@ -28,7 +28,7 @@ def _clear_runs(plan: StudyPlan, out_dir: Path) -> None:
         if not run_dir.exists():
             continue
         try:
-            with run_lock(run_dir, wait=False):
+            with run_lock(run_dir):
                 for child in run_dir.iterdir():
                     if child.name in (".lock", ".lock.owner"):
                         continue

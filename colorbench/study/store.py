@@ -70,8 +70,8 @@ class RunBusy(Exception):
 
 
 @contextmanager
-def run_lock(run_dir: Path, *, wait: bool):
-    """Hold the run's lock while training it.
+def run_lock(run_dir: Path):
+    """Hold the run's lock while training it; :class:`RunBusy` at once if another process holds it.
 
     The lock is an OS file lock (flock/fcntl through ``filelock``): the kernel releases it when the
     holder dies, even by kill -9, so a stale lock from a killed process is simply taken over.
@@ -81,7 +81,7 @@ def run_lock(run_dir: Path, *, wait: bool):
     lock = FileLock(str(run_dir / ".lock"))
     owner_file = run_dir / ".lock.owner"
     try:
-        lock.acquire(timeout=-1 if wait else 0)
+        lock.acquire(timeout=0)
     except Timeout:
         raise RunBusy(owner_file.read_text().strip() if owner_file.exists() else "another process") from None
     try:
@@ -100,7 +100,7 @@ def wait_for_run(run_dir: Path, poll_s: float = 2.0) -> None:
     """Block until no process holds the run's lock."""
     while True:
         try:
-            with run_lock(run_dir, wait=False):
+            with run_lock(run_dir):
                 return
         except RunBusy:
             time.sleep(poll_s)
