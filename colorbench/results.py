@@ -204,6 +204,7 @@ def _run_row(study: dict, entry: dict, setting: dict, out_dir: Path) -> dict[str
         data_source=spec.get("source"),
         data_root=spec.get("root"),
         data_key=data.get("key"),
+        data_format=data.get("format_version"),
         n_train=data.get("train"),
         n_val=data.get("val"),
     )

@@ -14,7 +14,10 @@ from colorbench.color import (
     lab_to_rgb,
     normalize_lab,
     normalized_to_rgb,
+    rgb8_to_lab,
     rgb_to_lab,
+    srgb8_to_linear,
+    srgb_to_linear,
 )
 
 DTYPES = [torch.float32, torch.float64]
@@ -116,3 +119,41 @@ def test_integer_input_raises_value_error():
 def test_denormalize_checks_channel_counts():
     with pytest.raises(ValueError, match="ab must have shape"):
         denormalize_lab(torch.zeros(1, 1, 4, 4), torch.zeros(1, 3, 4, 4))
+
+
+def _all_codes_u8() -> torch.Tensor:
+    """(3, 256, 256) uint8 holding every 8-bit code in every channel and 65,536 colours."""
+    codes = torch.arange(256, dtype=torch.uint8)
+    r = codes.view(256, 1).expand(256, 256)
+    g = codes.view(1, 256).expand(256, 256)
+    b = (codes.view(256, 1).int() * 7 + codes.view(1, 256).int() * 13).remainder(256).to(torch.uint8)
+    return torch.stack([r, g, b])
+
+
+def test_srgb8_lookup_equals_the_float_path_for_every_code():
+    rgb8 = _all_codes_u8()
+    looked_up = srgb8_to_linear(rgb8)
+    computed = srgb_to_linear(rgb8.float() / 255.0)
+    assert looked_up.dtype == torch.float32
+    assert torch.equal(looked_up, computed)
+
+
+def test_rgb8_to_lab_equals_rgb_to_lab_and_skimage():
+    rgb8 = torch.stack([_all_codes_u8(), _all_codes_u8().flip(0)])  # (2, 3, 256, 256)
+    ours = rgb8_to_lab(rgb8)
+    assert torch.equal(ours, rgb_to_lab(rgb8.float() / 255.0))
+    theirs = skcolor.rgb2lab(rgb8[0].permute(1, 2, 0).numpy())
+    assert np.abs(ours[0].double().numpy().transpose(1, 2, 0) - theirs).max() < 1e-3
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (torch.rand(3, 4, 4), "uint8"),
+        (torch.zeros(4, 4, 4, dtype=torch.uint8), r"\(\.\.\., 3, H, W\)"),
+        (np.zeros((3, 4, 4), np.uint8), "torch.Tensor"),
+    ],
+)
+def test_rgb8_input_contract(bad, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        rgb8_to_lab(bad)

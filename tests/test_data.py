@@ -19,7 +19,17 @@ from click.testing import CliRunner
 from PIL import Image, ImageFile
 
 from colorbench.cli import main as cli_main
-from colorbench.data import BatchLoader, DataSpec, PreparedData, cache_key, images, prepare, select, sources
+from colorbench.data import (
+    BatchLoader,
+    DataSpec,
+    PreparedData,
+    cache_key,
+    images,
+    prepare,
+    prepare_build,
+    select,
+    sources,
+)
 from colorbench.data.sources import SAMPLE_IMAGES_DIR, seeded_split
 from colorbench.errors import ColorbenchError
 
@@ -127,16 +137,21 @@ def test_alpha_is_composited_on_white(make_image_folder, tmp_path):
     assert (l[0][transparent] > 0.99).all() and np.abs(ab[:, :, 0 : SIZE // 2 - 2]).max() < 0.01
 
 
-def test_prepared_values_are_normalised_lab_of_the_decoded_image(make_image_folder, tmp_path):
+def test_prepared_values_are_normalised_lab_of_the_decoded_image(make_image_folder, tmp_path, monkeypatch):
     from skimage.color import rgb2lab
 
-    root, _ = make_image_folder(n_good=6, bad_cases=False)
+    # Bad files between good ones, and chunks of a few images per worker job: every row must
+    # still be the image its name says.
+    monkeypatch.setattr(prepare_build, "CHUNK_PIXELS", 3 * SIZE * SIZE)
+    root, _ = make_image_folder(n_good=10, bad_cases=True)
     data = prepare(folder_spec(root), cache_dir=tmp_path / "cache", progress=False)
-    name = data.meta["val_files"][0]
-    l, ab = prepared_image(data, name)
-    lab = rgb2lab(images.decode_image(root / name, SIZE).rgb)
-    np.testing.assert_allclose(l[0], lab[..., 0] / 50 - 1, atol=2e-3)
-    np.testing.assert_allclose(ab, np.moveaxis(lab[..., 1:], -1, 0) / 110, atol=2e-3)
+    names = data.meta["train_files"] + data.meta["val_files"]
+    assert len(names) >= 10  # the good ones and the converted bad cases
+    for name in names:
+        l, ab = prepared_image(data, name)
+        lab = rgb2lab(images.decode_image(root / name, SIZE).rgb)
+        np.testing.assert_allclose(l[0], lab[..., 0] / 50 - 1, atol=2e-3)
+        np.testing.assert_allclose(ab, np.moveaxis(lab[..., 1:], -1, 0) / 110, atol=2e-3)
 
 
 def test_truncated_file_is_skipped_even_if_pil_allows_truncated(make_image_folder, monkeypatch):
@@ -581,3 +596,70 @@ def test_loader_on_prepared_memmap(make_image_folder, tmp_path):
     assert batches[0][0].shape == (3, 1, SIZE, SIZE) and batches[0][1].shape == (3, 2, SIZE, SIZE)
     with pytest.raises(ColorbenchError, match="no batch at all"):
         BatchLoader(data.val_l, data.val_ab, 16, shuffle=True, seed=0, flip=True, drop_last=True)
+
+
+def test_batches_are_the_same_wherever_they_are_assembled(make_image_folder, tmp_path):
+    root, _ = make_image_folder(n_good=10, bad_cases=False)
+    data = prepare(folder_spec(root), cache_dir=tmp_path / "cache", progress=False)
+
+    def epoch_batches(placement):
+        loader = BatchLoader(
+            data.train_l,
+            data.train_ab,
+            3,
+            shuffle=True,
+            seed=4,
+            flip=True,
+            drop_last=True,
+            placement=placement,
+        )
+        loader.set_epoch(2)
+        return loader, list(loader)
+
+    host, host_batches = epoch_batches("host")
+    resident, resident_batches = epoch_batches("device")  # the whole cache as one in-memory copy
+    assert host.placement == "host" and isinstance(resident.l, torch.Tensor)
+    assert resident.l.dtype == torch.float16 and resident.l.shape == data.train_l.shape
+    assert len(host_batches) == len(resident_batches) == 2
+    for (hl, hab), (rl, rab) in zip(host_batches, resident_batches, strict=True):
+        assert hl.dtype == rl.dtype == torch.float32
+        assert torch.equal(hl, rl) and torch.equal(hab, rab)
+
+
+def test_data_placement_rule():
+    from colorbench.data.loader import DEVICE_DATA_FRACTION, data_placement
+
+    gib = 2**30
+    assert data_placement(10 * gib, "cpu") == "host"
+    assert data_placement(gib, "cuda", free_device_bytes=int(gib / DEVICE_DATA_FRACTION)) == "device"
+    assert data_placement(gib + 1, "cuda", free_device_bytes=int(gib / DEVICE_DATA_FRACTION)) == "pinned"
+    l, ab = indexed_arrays(4)
+    with pytest.raises(ValueError, match="CUDA"):
+        BatchLoader(l, ab, 2, shuffle=False, seed=0, flip=False, drop_last=False, placement="pinned")
+    with pytest.raises(ValueError, match="placement"):
+        BatchLoader(l, ab, 2, shuffle=False, seed=0, flip=False, drop_last=False, placement="gpu")
+
+
+def test_large_jpegs_are_decoded_at_a_reduced_scale_not_below_the_margin(tmp_path):
+    from conftest import colour_image
+    from PIL import Image
+
+    big = tmp_path / "big.jpg"
+    colour_image(3).resize((1024, 768)).save(big, quality=95)
+    with Image.open(big) as opened:
+        images._draft_jpeg(opened, 64)  # wanted shorter side 2 * 64: 768 / 4 = 192 >= 128 > 768 / 8
+        assert opened.size == (256, 192)
+    with Image.open(big) as opened:
+        images._draft_jpeg(opened, 256)  # 768 < 2 * 512: decoded in full
+        assert opened.size == (1024, 768)
+    png = tmp_path / "big.png"
+    colour_image(3).resize((1024, 768)).save(png)
+    with Image.open(png) as opened:
+        images._draft_jpeg(opened, 16)
+        assert opened.size == (1024, 768)
+    # The reduced decode stays close to the full one (bicubic from the reduced image still antialiases).
+    reduced = images.decode_image(big, 64).rgb.astype(np.float64)
+    with Image.open(big) as opened:
+        full = np.asarray(images._square(opened.convert("RGB"), 64), dtype=np.float64)
+    assert reduced.shape == full.shape == (64, 64, 3)
+    assert np.abs(reduced - full).mean() < 2.0

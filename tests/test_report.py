@@ -347,3 +347,15 @@ def test_ci95_interval_is_named_and_shown(full_store, tmp_path):
     assert "95% Student-t confidence interval" in text
     half = T_975_DF2 * 0.012 / math.sqrt(3)
     assert f"12.00 ± {half:.2f}" in text
+
+
+def test_protocol_names_each_data_cache_format_the_runs_used(tmp_path):
+    study_store(tmp_path, name="mixed", seeds=(0,))
+    configs = sorted(tmp_path.glob("*/config.json"))
+    for i, path in enumerate(configs):  # a store that outlived a change of the prepared-data format
+        record = json.loads(path.read_text())
+        record["data"]["format_version"] = 1 if i == 0 else 2
+        path.write_text(json.dumps(record))
+    report = build_report(tmp_path, "mixed", with_figures=False)
+    (data_item,) = [item for item in report.protocol if item.name == "Data"]
+    assert "cache format 1" in data_item.value and "cache format 2" in data_item.value

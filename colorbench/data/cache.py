@@ -33,7 +33,9 @@ from colorbench.data.sources import Selection
 from colorbench.data.spec import DataSpec
 from colorbench.errors import ColorbenchError
 
-FORMAT_VERSION = 1
+# What the arrays of a given key hold; part of the key. 2: JPEGs decoded at a reduced DCT scale
+# when much larger than the target (colorbench 0.1.0's first caches, 1, decoded them in full).
+FORMAT_VERSION = 2
 META_FILE = "meta.json"
 ARRAY_NAMES = ("train_l", "train_ab", "val_l", "val_ab")
 _TMP_MARK = ".tmp-"

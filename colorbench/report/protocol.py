@@ -49,7 +49,16 @@ def _data_text(started: pd.DataFrame) -> str:
     if started.empty:
         return "unknown (no run has started)"
     parts = []
-    keys = ["data_source", "data_root", "n_train", "n_val", "data_limit", "data_seed", "data_val_fraction"]
+    keys = [
+        "data_source",
+        "data_root",
+        "n_train",
+        "n_val",
+        "data_limit",
+        "data_seed",
+        "data_val_fraction",
+        "data_format",
+    ]
     present = [k for k in keys if k in started.columns]
     for values in started[present].drop_duplicates().itertuples(index=False):
         row = dict(zip(present, values, strict=True))
@@ -63,6 +72,7 @@ def _data_text(started: pd.DataFrame) -> str:
                 ("data_limit", "limit"),
                 ("data_seed", "split seed"),
                 ("data_val_fraction", "val fraction"),
+                ("data_format", "cache format"),
             )
             if not pd.isna(row.get(key))
         ]

@@ -18,7 +18,12 @@ CPU (2-core AVX-512 machine, torch 2.14):
 - The training step itself keeps losses on the device (no host synchronisation per step); on
   the CPU that measured the same as reading every loss each step, on a GPU it matters.
 
-CUDA (the GPU path of issue 7): channels_last, fused Adam and cudnn benchmark mode.
+CUDA (the GPU path of issue 7): channels_last, fused Adam and cudnn benchmark mode; the data
+set is kept on the GPU when it fits, else batches travel from pinned host memory without
+blocking (``colorbench.data.loader.data_placement``).
+
+Process-wide: ``OMP_WAIT_POLICY=PASSIVE`` unless set (``colorbench/__init__.py``), because on
+shared cores a spinning OpenMP runtime halved training speed.
 """
 
 from __future__ import annotations

@@ -104,6 +104,7 @@ def _run_record(config: RunConfig, plugin, data: PreparedData) -> dict[str, Any]
             "train": int(data.train_l.shape[0]),
             "val": int(data.val_l.shape[0]),
             "spec": data.meta.get("spec"),
+            "format_version": data.meta.get("format_version"),
         },
     }
 
@@ -143,6 +144,7 @@ class _Run:
             seed=config.seed,
             flip=False,
             drop_last=False,
+            device=self.device,
         )
         self.summary: dict[str, Any] = {
             "status": "running",
@@ -155,6 +157,7 @@ class _Run:
             "device": self.device,
             "device_name": _device_name(self.device),
             "precision": config.precision,
+            "data_placement": self.val_loader.placement,
         }
 
     # ------------------------------------------------------------------ the whole run
@@ -189,7 +192,9 @@ class _Run:
             seed=self.config.seed,
             flip=True,
             drop_last=True,
+            device=self.device,
         )
+        self.summary["data_placement"] = train_loader.placement
         gan_loss = GANLoss(self.config.gan_mode)
         try:
             for epoch in range(start_epoch, self.config.epochs + 1):
@@ -237,9 +242,7 @@ class _Run:
             file=sys.stderr,
         )
         t0 = time.perf_counter()
-        for step, (l_cpu, ab_cpu) in enumerate(loader, 1):
-            l_norm = l_cpu.to(self.device, non_blocking=True)
-            ab_true = ab_cpu.to(self.device, non_blocking=True)
+        for step, (l_norm, ab_true) in enumerate(loader, 1):  # already on self.device
             losses = pix2pix_train_step(
                 self.generator,
                 self.discriminator,
