@@ -208,6 +208,9 @@ def _spawn_study(photo_dir: Path, out: Path, cache: Path, *extra: str) -> subpro
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Like a terminal's foreground job: a shell starting pytest in the background sets SIGINT
+        # to "ignore", which children inherit and Python then keeps (no KeyboardInterrupt).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
