@@ -122,6 +122,7 @@ def _time_data_way(data, way: str, device: str, size: int, batch: int, steps: in
         device="cpu" if on_host else device,
         placement="host" if on_host else way,
     )
+    gan = GANLoss("vanilla")
     stream = _batches(loader, device)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     for i in range(3 + steps):
@@ -129,7 +130,7 @@ def _time_data_way(data, way: str, device: str, size: int, batch: int, steps: in
             sync()
             t0 = time.perf_counter()
         l_norm, ab = next(stream)
-        losses = pix2pix_train_step(g, d, GANLoss("vanilla"), opt_g, opt_d, l_norm, ab, 100.0, autocast)
+        losses = pix2pix_train_step(g, d, gan, opt_g, opt_d, l_norm, ab, 100.0, autocast)
     sync()
     seconds = time.perf_counter() - t0
     assert all(torch.isfinite(v) for v in losses.values())

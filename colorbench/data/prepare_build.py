@@ -3,8 +3,8 @@
 Each chunk of images (about 256 x 256 pixels in all) is decoded, converted to Lab
 (:func:`colorbench.color.rgb8_to_lab`), normalised and cast to float16 by one worker of a small
 thread pool (PIL and torch release the GIL), with a bounded window of pending chunks; the main
-thread appends the rows to memory-mapped ``.npy`` files, so memory stays at a few chunks whatever
-the number of images. While the pool runs, torch uses one intra-op thread: the workers already
+thread appends the rows to the ``.npy`` files, so memory stays at a few chunks whatever the
+number of images. While the pool runs, torch uses one intra-op thread: the workers already
 keep the cores busy, and converting images where they were decoded, while they are in the cache,
 measured faster than converting batches of 64 on all cores (``benchmarks/RESULTS.md``).
 """
