@@ -5,11 +5,15 @@ generator is asked for, so listing never imports a plugin's heavy dependencies (
 """
 
 from colorbench.models.contract import (
+    API_VERSION,
     ENTRY_POINT_GROUP,
     GeneratorPlugin,
     InfeasibleVariantError,
+    Option,
     PluginContractError,
+    UnknownOptionError,
     UnknownVariantError,
+    Variant,
 )
 from colorbench.models.discriminator import PatchDiscriminator
 from colorbench.models.init import INIT_SCHEMES, init_weights
@@ -25,16 +29,20 @@ from colorbench.models.registry import (
 )
 
 __all__ = [
+    "API_VERSION",
     "ENTRY_POINT_GROUP",
     "INIT_SCHEMES",
     "BrokenGeneratorError",
     "GeneratorPlugin",
     "InfeasibleVariantError",
+    "Option",
     "PatchDiscriminator",
     "PluginContractError",
     "PluginInfo",
     "UnknownGeneratorError",
+    "UnknownOptionError",
     "UnknownVariantError",
+    "Variant",
     "get_generator",
     "init_weights",
     "list_plugins",

@@ -15,29 +15,41 @@ def _flags(plugin: GeneratorPlugin) -> str:
     return f"  [{', '.join(flags)}]" if flags else ""
 
 
+def _variant_flags(plugin: GeneratorPlugin, variant: str) -> str:
+    flags = []
+    if plugin.is_trainable(variant) != plugin.trainable:
+        flags.append("trained" if plugin.is_trainable(variant) else "not trained")
+    if plugin.variant(variant).depth is not None:
+        flags.append(f"depth {plugin.variant(variant).depth:g}")
+    return ", ".join(flags)
+
+
 def _param_count(plugin: GeneratorPlugin, variant: str, image_size: int) -> str:
-    module = plugin.build(variant, image_size)
+    module = plugin.build_module(variant, image_size)
     return f"{sum(p.numel() for p in module.parameters()):,} params"
 
 
 def _variant_lines(plugin: GeneratorPlugin, image_size: int | None, params: bool, config: bool) -> list[str]:
     rows = []
-    for variant, cfg in plugin.variants.items():
+    for variant, declared in plugin.variants.items():
         label = plugin.label(variant)
         default = "[default]" if variant == plugin.default_variant else ""
         row = [variant, "" if label == variant else f"({label})", default]
         if params:
             row.append(_param_count(plugin, variant, image_size or 256))
         if config:
-            row.append(" ".join(f"{k}={v}" for k, v in cfg.items()))
+            row.append(_variant_flags(plugin, variant))
+            row.append(" ".join(f"{k}={v}" for k, v in declared.config.items()))
         if image_size is not None:
             reason = plugin.feasibility(variant, image_size)
             row.append(f"runs at {image_size} px" if reason is None else f"infeasible: {reason}")
         rows.append(row)
     # Pad every column but the last so the table lines up.
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return ["    " + "  ".join([c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)] + [r[-1]]).rstrip()
-            for r in rows]
+    return [
+        "    " + "  ".join([c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)] + [r[-1]]).rstrip()
+        for r in rows
+    ]
 
 
 def _describe(info: PluginInfo, image_size: int | None, params: bool, detail: bool) -> list[str]:
@@ -49,7 +61,13 @@ def _describe(info: PluginInfo, image_size: int | None, params: bool, detail: bo
     if image_size is None and not params and not detail:
         names = [f"{v} (default)" if v == plugin.default_variant else v for v in plugin.variants]
         return lines + [f"  variants: {', '.join(names)}"]
-    return lines + ["  variants:"] + _variant_lines(plugin, image_size, params, config=detail)
+    lines += ["  variants:"] + _variant_lines(plugin, image_size, params, config=detail)
+    if detail and plugin.options:
+        lines.append("  options (--set option.NAME=VALUE):")
+        for key, option in plugin.options.items():
+            choices = f" [{', '.join(map(str, option.choices))}]" if option.choices else ""
+            lines.append(f"    {key} = {option.default!r}{choices}  {option.help}".rstrip())
+    return lines
 
 
 @click.command("list")

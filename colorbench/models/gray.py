@@ -9,9 +9,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from colorbench.models.contract import GeneratorPlugin
+from colorbench.models.contract import GeneratorPlugin, Variant
 
-VARIANTS = {"zero": {"ab": 0.0}}
+VARIANTS = {"zero": Variant(config={"ab": 0.0}, label="ab = 0")}
 
 
 class GrayBaseline(nn.Module):
@@ -38,5 +38,4 @@ PLUGIN = GeneratorPlugin(
     build=_build,
     check=_check,
     trainable=False,
-    variant_labels={"zero": "ab = 0"},
 )

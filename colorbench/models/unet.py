@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from colorbench.models.contract import GeneratorPlugin
+from colorbench.models.contract import GeneratorPlugin, Variant
 
 DEFAULT_CONFIG: dict[str, Any] = {"n_down": 8, "num_filters": 64, "in_channels": 1, "out_channels": 2}
 
@@ -155,12 +155,28 @@ def _check(variant: str, image_size: int) -> str | None:
     return check_size(VARIANTS[variant]["n_down"], image_size)
 
 
+def _default_for_size(image_size: int) -> str | None:
+    """The deepest variant up to the study's default (n_down 8) that runs at ``image_size``.
+
+    That is the depth whose bottleneck is 1 px on a power-of-two size: 8 at 256 px, 6 at 64 px,
+    5 at 32 px, so the smaller presets get the study's architecture scaled to their images.
+    """
+    default_depth = VARIANTS[DEFAULT_VARIANT]["n_down"]
+    for name, cfg in sorted(VARIANTS.items(), key=lambda item: -item[1]["n_down"]):
+        if cfg["n_down"] <= default_depth and check_size(cfg["n_down"], image_size) is None:
+            return name
+    return None  # nothing runs: the default's check says why
+
+
 PLUGIN = GeneratorPlugin(
     name="unet",
     description="pix2pix U-Net generator (Isola et al., CVPR 2017), depth n_down, Tanh output",
-    variants=VARIANTS,
+    variants={
+        name: Variant(config=cfg, label=f"n_down = {cfg['n_down']}", depth=cfg["n_down"])
+        for name, cfg in VARIANTS.items()
+    },
     default_variant=DEFAULT_VARIANT,
+    default_variant_for=_default_for_size,
     build=_build,
     check=_check,
-    variant_labels={name: f"n_down = {cfg['n_down']}" for name, cfg in VARIANTS.items()},
 )

@@ -43,10 +43,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorbench.models.contract import GeneratorPlugin
+from colorbench.models.contract import GeneratorPlugin, Variant
 
 N_BINS = 313  # quantised in-gamut a*b* bins (grid 10) of Zhang et al.
 UPSAMPLE = 4
+
 
 # Each block as data: layers of (kind, out_channels, kernel, stride, dilation), and whether a
 # BatchNorm ends it. "deconv" is a transposed convolution (k4 s2 p1 doubles the size).
@@ -76,6 +77,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 DEFAULT_VARIANT = "no_conv5_7"
 LABELS = {"full": "full layers", "no_conv5_7": "conv5-7 removed", "removal_348": "removal 348"}
+# The depth axis of the study's layers factor: fewest blocks first.
+DEPTHS = {"removal_348": 1, "no_conv5_7": 2, "full": 3}
 
 
 def _block(c_in: int, spec: Mapping[str, Any]) -> tuple[nn.Sequential, int]:
@@ -159,9 +162,10 @@ def _check(variant: str, image_size: int) -> str | None:
 PLUGIN = GeneratorPlugin(
     name="zhang",
     description="Zhang et al. ECCV 2016 colorization CNN (313-bin head), output in normalised ab units",
-    variants=VARIANTS,
+    variants={
+        name: Variant(config=cfg, label=LABELS[name], depth=DEPTHS[name]) for name, cfg in VARIANTS.items()
+    },
     default_variant=DEFAULT_VARIANT,
     build=_build,
     check=_check,
-    variant_labels=LABELS,
 )

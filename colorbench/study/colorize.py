@@ -30,7 +30,7 @@ def load_run_generator(run_dir: Path, device: str = "cpu") -> tuple[torch.nn.Mod
         raise ColorbenchError(f"{run_dir} is not a run directory (no config.json)")
     config = RunConfig.from_dict(json.loads(config_path.read_text())["config"])
     plugin = get_generator(config.generator)
-    generator = plugin.build(config.variant, config.image_size)
+    generator = plugin.build_module(config.variant, config.image_size)
     if plugin.trainable:
         checkpoint = run_dir / "checkpoint.pt"
         if not checkpoint.exists():

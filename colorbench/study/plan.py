@@ -146,7 +146,7 @@ def _plan_run(plugin, base: RunConfig, setting: Setting, seed: int, n_train: int
         return not_run(
             "infeasible", f"batch size {config.batch_size} is larger than the train split ({n_train} images)"
         )
-    reason = plugin.check(config.variant, config.image_size)
+    reason = plugin.feasibility(config.variant, config.image_size)
     if reason:
         return not_run("infeasible", reason)
     resolved, _ = resolve_config(config)

@@ -181,7 +181,7 @@ def resolve_config(config: RunConfig) -> tuple[RunConfig, Any]:
         raise ColorbenchError(
             f"generator {plugin.name!r} has no variant {variant!r}; variants: {', '.join(plugin.variants)}"
         )
-    reason = plugin.check(variant, config.image_size)
+    reason = plugin.feasibility(variant, config.image_size)
     if reason:
         raise ColorbenchError(f"{plugin.name} variant {variant} is infeasible: {reason}")
     device = resolve_device(config.device)

@@ -129,7 +129,7 @@ class _Run:
 
         seed_everything(config.seed)
         configure_threads()
-        self.generator = plugin.build(config.variant, config.image_size)
+        self.generator = plugin.build_module(config.variant, config.image_size)
         self.discriminator = PatchDiscriminator(in_channels=3)
         if not plugin.manages_init:
             init_weights(self.generator, config.init, config.init_gain)

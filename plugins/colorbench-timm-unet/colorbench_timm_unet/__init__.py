@@ -17,7 +17,7 @@ import os
 from typing import Any
 
 from colorbench.errors import ColorbenchError
-from colorbench.models import GeneratorPlugin
+from colorbench.models import GeneratorPlugin, Option, Variant
 
 PRETRAINED_ENV = "COLORBENCH_TIMM_UNET_PRETRAINED"
 DECODER_CHANNELS = (256, 128, 64, 32, 16)
@@ -30,6 +30,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "efficientnet_b0": {"encoder": "efficientnet_b0", "reduction": 32, "decoder_channels": DECODER_CHANNELS},
 }
 DEFAULT_VARIANT = "resnet18"
+# The study's depth factor moves along the ResNet family only (efficientnet is another family).
+DEPTHS = {"resnet18": 18, "resnet34": 34}
 
 
 def pretrained_requested() -> bool:
@@ -38,28 +40,32 @@ def pretrained_requested() -> bool:
 
 
 def make_plugin(pretrained: bool = False) -> GeneratorPlugin:
-    """The plugin object; with ``pretrained`` the encoder loads locally cached ImageNet weights."""
+    """The plugin object; ``pretrained`` is the default of its ``pretrained`` option.
 
-    def check(variant: str, image_size: int) -> str | None:
+    The option is part of every run's identity, so a pretrained run never reuses a random-weights
+    one; with it on, the encoder brings its own weights and the study's init factor does not apply.
+    """
+
+    def check(variant: str, image_size: int, options) -> str | None:
         reduction = VARIANTS[variant]["reduction"]
         if image_size % reduction:
             return (
                 f"timm_unet {variant} needs an image size divisible by {reduction} (got {image_size} px): "
                 f"the encoder downsamples by {reduction} and the decoder must meet every skip"
             )
-        if pretrained:
+        if options["pretrained"]:
             from colorbench_timm_unet.weights import missing_weights_reason
 
             return missing_weights_reason(VARIANTS[variant]["encoder"])
         return None
 
-    def build(variant: str, image_size: int):
+    def build(variant: str, image_size: int, options):
         from colorbench_timm_unet.model import TimmUnet
         from colorbench_timm_unet.weights import find_local_weights, missing_weights_reason
 
         config = VARIANTS[variant]
         weights = None
-        if pretrained:
+        if options["pretrained"]:
             weights = find_local_weights(config["encoder"])
             if weights is None:
                 raise ColorbenchError(missing_weights_reason(config["encoder"]))
@@ -68,14 +74,23 @@ def make_plugin(pretrained: bool = False) -> GeneratorPlugin:
     source = "ImageNet weights from the local cache" if pretrained else "random weights"
     return GeneratorPlugin(
         name="timm_unet",
-        description=f"U-Net decoder (Ronneberger et al., MICCAI 2015) on a timm encoder, {source}",
-        variants=VARIANTS,
+        description=f"U-Net decoder (Ronneberger et al., MICCAI 2015) on a timm encoder, {source} by default",
+        variants={
+            name: Variant(config=cfg, label=f"encoder {cfg['encoder']}", depth=DEPTHS.get(name))
+            for name, cfg in VARIANTS.items()
+        },
         default_variant=DEFAULT_VARIANT,
         build=build,
         check=check,
-        # Pretrained encoder weights must not be overwritten by the study's init factor.
-        manages_init=pretrained,
-        variant_labels={name: f"encoder {cfg['encoder']}" for name, cfg in VARIANTS.items()},
+        options={
+            "pretrained": Option(
+                default=pretrained,
+                choices=(False, True),
+                help=f"ImageNet encoder weights from the local cache (default from {PRETRAINED_ENV})",
+                # Pretrained encoder weights must not be overwritten by the study's init factor.
+                own_weights=True,
+            )
+        },
     )
 
 

@@ -64,7 +64,7 @@ def test_every_variant_builds_and_forwards(variant):
 
 
 def test_sizes_the_encoder_cannot_take_are_infeasible():
-    assert PLUGIN.check("resnet18", 100).startswith(
+    assert PLUGIN.feasibility("resnet18", 100).startswith(
         "timm_unet resnet18 needs an image size divisible by 32 (got 100 px)"
     )
 
@@ -72,20 +72,21 @@ def test_sizes_the_encoder_cannot_take_are_infeasible():
 def test_random_weights_by_default(monkeypatch):
     monkeypatch.delenv(PRETRAINED_ENV, raising=False)
     assert not pretrained_requested()
-    assert PLUGIN.manages_init is False  # the study's init factor applies
+    assert PLUGIN.manages_own_init("resnet18") is False  # the study's init factor applies
     monkeypatch.setenv(PRETRAINED_ENV, "1")
     assert pretrained_requested()
 
 
 def test_pretrained_weights_missing_are_reported_never_downloaded(empty_caches):
     plugin = make_plugin(pretrained=True)
-    assert plugin.manages_init is True
-    reason = plugin.check("resnet18", 64)
+    assert plugin.manages_own_init("resnet18") is True
+    assert PLUGIN.manages_own_init("resnet18", {"pretrained": True}) is True
+    reason = plugin.feasibility("resnet18", 64)
     assert reason.startswith("pretrained resnet18 weights were requested") and "never downloads" in reason
     with pytest.raises(ColorbenchError, match="pretrained resnet18 weights were requested"):
         plugin.create("resnet18", 64)
     with pytest.raises(ColorbenchError, match="not in the local caches"):
-        plugin.build("resnet18", 64)
+        plugin.build_module("resnet18", 64)
 
 
 def test_pretrained_weights_found_in_the_local_cache_are_loaded(empty_caches):
@@ -101,7 +102,7 @@ def test_pretrained_weights_found_in_the_local_cache_are_loaded(empty_caches):
     save_file(state, str(repo / "snapshots" / "abc123" / "model.safetensors"))
 
     plugin = make_plugin(pretrained=True)
-    assert plugin.check("resnet18", 64) is None
+    assert plugin.feasibility("resnet18", 64) is None
     encoder = plugin.create("resnet18", 64).encoder
     # timm folds the RGB stem into the single L channel by summing it.
     assert torch.allclose(encoder.conv1.weight[:, 0], state["conv1.weight"].sum(1), atol=1e-6)
