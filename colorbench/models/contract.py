@@ -54,7 +54,9 @@ class Variant:
     ``label``: its name in reports (``n_down = 7``); ``depth``: its position on the study's depth
     axis (any number that orders the variants from shallow to deep; ``None``: not a depth level,
     e.g. an encoder of another family); ``trainable`` / ``manages_init``: per-variant overrides
-    of the plugin's flags (``None`` = the plugin's).
+    of the plugin's flags (``None`` = the plugin's); ``files``: files the variant reads when built
+    (e.g. its weights), whose *content* is part of every run's identity, so that replacing the
+    file never reuses results computed with the old one.
     """
 
     config: Mapping[str, Any] = field(default_factory=dict)
@@ -62,6 +64,7 @@ class Variant:
     depth: float | None = None
     trainable: bool | None = None
     manages_init: bool | None = None
+    files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -282,6 +285,8 @@ def _variant_problem(key: str, variant: Any) -> str | None:
         for attr in ("trainable", "manages_init"):
             if getattr(variant, attr) is not None and not isinstance(getattr(variant, attr), bool):
                 return f"variant {key!r} {attr} must be a bool or None"
+        if not isinstance(variant.files, tuple) or not all(isinstance(f, str) and f for f in variant.files):
+            return f"variant {key!r} files must be a tuple of file paths"
         return None
     if not isinstance(variant, Mapping):
         kind = type(variant).__name__
