@@ -31,10 +31,11 @@ def main() -> None:
 
 
 def _register() -> None:
+    from colorbench.colorize.commands import colorize_command
     from colorbench.data.commands import data_group
     from colorbench.models.commands import list_command
     from colorbench.report.commands import report_command, results_command
-    from colorbench.study.commands import colorize_command, run_command
+    from colorbench.study.commands import run_command
     from colorbench.training.commands import train_command
 
     commands = (

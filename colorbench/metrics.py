@@ -2,7 +2,7 @@
 
 Inputs of :func:`image_metrics`: ``l_norm`` (N, 1, H, W) in [-1, 1] and ``ab_pred`` / ``ab_true``
 (N, 2, H, W) as ab / AB_SCALE (see :mod:`colorbench.color`). Every metric returns one value per
-image, shape (N,), on the input's device; :class:`MetricAccumulator` averages them over a split
+image, shape (N,), on the input's device; :class:`MeanAccumulator` averages them over a split
 with a single host transfer at the end.
 
 Two representations, one rule:
@@ -47,22 +47,51 @@ class MetricInfo:
 
 
 METRICS: dict[str, MetricInfo] = {
-    "l1_ab": MetricInfo("lower", "normalised ab", "mean |ab_pred - ab_true|",
-                        "ab / 110, mean over pixels and both channels"),
-    "psnr": MetricInfo("higher", "dB", "PSNR of the sRGB image",
-                       f"sRGB in [0, 1], data_range 1, per image, capped at {PSNR_CAP_DB:g} dB"),
-    "ssim": MetricInfo("higher", "1", "SSIM of the sRGB image",
-                       "gaussian 11x11 sigma 1.5, data_range 1, mean over RGB and the valid region"),
-    "ciede2000": MetricInfo("lower", "CIE dE00", "mean CIEDE2000 over pixels",
-                            "kL = kC = kH = 1, predicted L*a*b* without gamut clipping"),
-    "colorfulness_pred": MetricInfo("higher", "CF (0-255 RGB)", "colorfulness of the prediction",
-                                    "Hasler-Suesstrunk 2003, signed rg/yb, population std"),
-    "colorfulness_true": MetricInfo("higher", "CF (0-255 RGB)", "colorfulness of the ground truth",
-                                    "Hasler-Suesstrunk 2003, signed rg/yb, population std"),
-    "dcf": MetricInfo("lower", "CF (0-255 RGB)", "|CF(pred) - CF(true)| per image",
-                      "Hasler-Suesstrunk 2003, signed rg/yb, population std"),
-    "auc": MetricInfo("higher", "1", "AuC of the share of pixels with a*b* L2 error <= t",
-                      "Zhang et al. 2016, mean over integer t = 0..150 (151 thresholds), in [0, 1]"),
+    "l1_ab": MetricInfo(
+        "lower", "normalised ab", "mean |ab_pred - ab_true|", "ab / 110, mean over pixels and both channels"
+    ),
+    "psnr": MetricInfo(
+        "higher",
+        "dB",
+        "PSNR of the sRGB image",
+        f"sRGB in [0, 1], data_range 1, per image, capped at {PSNR_CAP_DB:g} dB",
+    ),
+    "ssim": MetricInfo(
+        "higher",
+        "1",
+        "SSIM of the sRGB image",
+        "gaussian 11x11 sigma 1.5, data_range 1, mean over RGB and the valid region",
+    ),
+    "ciede2000": MetricInfo(
+        "lower",
+        "CIE dE00",
+        "mean CIEDE2000 over pixels",
+        "kL = kC = kH = 1, predicted L*a*b* without gamut clipping",
+    ),
+    "colorfulness_pred": MetricInfo(
+        "higher",
+        "CF (0-255 RGB)",
+        "colorfulness of the prediction",
+        "Hasler-Suesstrunk 2003, signed rg/yb, population std",
+    ),
+    "colorfulness_true": MetricInfo(
+        "higher",
+        "CF (0-255 RGB)",
+        "colorfulness of the ground truth",
+        "Hasler-Suesstrunk 2003, signed rg/yb, population std",
+    ),
+    "dcf": MetricInfo(
+        "lower",
+        "CF (0-255 RGB)",
+        "|CF(pred) - CF(true)| per image",
+        "Hasler-Suesstrunk 2003, signed rg/yb, population std",
+    ),
+    "auc": MetricInfo(
+        "higher",
+        "1",
+        "AuC of the share of pixels with a*b* L2 error <= t",
+        "Zhang et al. 2016, mean over integer t = 0..150 (151 thresholds), in [0, 1]",
+    ),
 }
 METRIC_VARIANTS: dict[str, str] = {name: info.variant for name, info in METRICS.items()}
 
@@ -110,8 +139,14 @@ def ssim(rgb_pred: torch.Tensor, rgb_true: torch.Tensor) -> torch.Tensor:
     if min(rgb_pred.shape[-2:]) <= SSIM_KERNEL:
         raise ValueError(f"SSIM needs images larger than {SSIM_KERNEL} px; got {tuple(rgb_pred.shape)}")
     _, ssim_map = structural_similarity_index_measure(
-        rgb_pred, rgb_true, gaussian_kernel=True, sigma=1.5, kernel_size=SSIM_KERNEL,
-        data_range=1.0, reduction="none", return_full_image=True,
+        rgb_pred,
+        rgb_true,
+        gaussian_kernel=True,
+        sigma=1.5,
+        kernel_size=SSIM_KERNEL,
+        data_range=1.0,
+        reduction="none",
+        return_full_image=True,
     )
     pad = (SSIM_KERNEL - 1) // 2
     return ssim_map[..., pad:-pad, pad:-pad].flatten(1).mean(dim=1)
@@ -126,8 +161,9 @@ def ciede2000(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
     Computed in the inputs' floating dtype (at least float32).
     """
     if lab1.shape != lab2.shape or lab1.dim() < 3 or lab1.shape[-3] != 3:
-        raise ValueError(f"lab1, lab2 must share shape (..., 3, H, W); got {tuple(lab1.shape)}, "
-                         f"{tuple(lab2.shape)}")
+        raise ValueError(
+            f"lab1, lab2 must share shape (..., 3, H, W); got {tuple(lab1.shape)}, {tuple(lab2.shape)}"
+        )
     dtype = torch.promote_types(torch.promote_types(lab1.dtype, lab2.dtype), torch.float32)
     L1, a1, b1 = lab1.to(dtype).unbind(dim=-3)
     L2, a2, b2 = lab2.to(dtype).unbind(dim=-3)
@@ -165,9 +201,13 @@ def ciede2000(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
     # term, and with it every use of h_mean, is 0.
     h_mean = torch.where(chromatic, h_mean, h_sum)
 
-    t = (1.0 - 0.17 * torch.cos(h_mean - math.radians(30.0)) + 0.24 * torch.cos(2.0 * h_mean)
-         + 0.32 * torch.cos(3.0 * h_mean + math.radians(6.0))
-         - 0.20 * torch.cos(4.0 * h_mean - math.radians(63.0)))
+    t = (
+        1.0
+        - 0.17 * torch.cos(h_mean - math.radians(30.0))
+        + 0.24 * torch.cos(2.0 * h_mean)
+        + 0.32 * torch.cos(3.0 * h_mean + math.radians(6.0))
+        - 0.20 * torch.cos(4.0 * h_mean - math.radians(63.0))
+    )
     h_term = dh_term / (1.0 + 0.015 * cp_mean * t)
 
     cp7 = cp_mean**7
@@ -241,35 +281,55 @@ def image_metrics(
     }
 
 
-class MetricAccumulator:
-    """Sums per-image metric values over a split, batch by batch, on the values' device.
+class MeanAccumulator:
+    """Running means of named values, each weighted by the number of items it stands for.
 
-    Means are over images, so batches of different sizes weigh by their size. Sums are kept in
-    float64 (float32 on MPS, which has no float64) and reach the host once, in :meth:`compute`.
+    The one accumulator of the harness. ``update`` takes either per-item values (1-D tensors of one
+    length n: an image's metric, weight n) or scalar batch means (0-d tensors, with ``weight`` = the
+    batch size: the study's epoch losses are means over batches weighted by batch size). Sums stay
+    on the values' device in float64 (float32 on MPS, which has no float64) and reach the host once,
+    in :meth:`compute`, so a training step never waits on the device.
     """
 
     def __init__(self) -> None:
         self._sums: dict[str, torch.Tensor] = {}
-        self.count = 0  # images seen; a python int, known without touching the device
+        self.count = 0  # items seen; a python int, known without touching the device
 
-    def update(self, values: dict[str, torch.Tensor]) -> None:
+    def update(self, values: dict[str, torch.Tensor], weight: int | None = None) -> None:
         if not values:
-            raise ValueError("update() needs at least one metric")
-        sizes = {name: v.shape for name, v in values.items()}
-        if any(len(s) != 1 for s in sizes.values()) or len({s[0] for s in sizes.values()}) != 1:
-            raise ValueError(f"metric values must be 1-D per-image tensors of one length; got {sizes}")
+            raise ValueError("update() needs at least one value")
+        shapes = {name: tuple(v.shape) for name, v in values.items()}
+        scalar = all(len(s) == 0 for s in shapes.values())
+        if scalar:
+            if weight is None or weight < 1:
+                raise ValueError("scalar (batch mean) values need a positive weight")
+            n = weight
+        elif all(len(s) == 1 for s in shapes.values()) and len({s[0] for s in shapes.values()}) == 1:
+            n = next(iter(shapes.values()))[0]
+            if weight is not None and weight != n:
+                raise ValueError(f"weight {weight} differs from the {n} per-item values")
+        else:
+            raise ValueError(
+                f"values must be all 0-d or all 1-D per-item tensors of one length; got {shapes}"
+            )
         if self._sums and set(values) != set(self._sums):
-            raise ValueError(f"metric names changed: {sorted(values)} vs {sorted(self._sums)}")
+            raise ValueError(f"value names changed: {sorted(values)} vs {sorted(self._sums)}")
         for name, v in values.items():
             acc_dtype = torch.float32 if v.device.type == "mps" else torch.float64
-            batch_sum = v.detach().to(acc_dtype).sum()
-            self._sums[name] = self._sums[name] + batch_sum if name in self._sums else batch_sum
-        self.count += next(iter(sizes.values()))[0]
+            v = v.detach().to(acc_dtype)
+            total = v * n if scalar else v.sum()
+            self._sums[name] = self._sums[name] + total if name in self._sums else total
+        self.count += n
+
+    def all_finite(self) -> bool:
+        if not self._sums:
+            return True
+        return bool(torch.isfinite(torch.stack(list(self._sums.values()))).all())
 
     def compute(self) -> dict[str, float]:
-        """Mean of each metric over every image seen, as python floats (one host transfer)."""
+        """Mean of each value over every item seen, as python floats (one host transfer)."""
         if self.count == 0:
-            raise ValueError("no images accumulated")
+            raise ValueError("nothing accumulated")
         names = list(self._sums)
         sums = torch.stack([self._sums[n] for n in names]).cpu().tolist()
         return {n: s / self.count for n, s in zip(names, sums, strict=True)}

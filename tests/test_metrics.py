@@ -14,7 +14,7 @@ from colorbench.metrics import (
     METRIC_VARIANTS,
     METRICS,
     PSNR_CAP_DB,
-    MetricAccumulator,
+    MeanAccumulator,
     auc,
     ciede2000,
     colorfulness,
@@ -286,7 +286,7 @@ def test_image_metrics_table_dtype_and_shapes():
 
 # ------------------------------------------------------------------------------- accumulator
 def test_accumulator_weights_unequal_batches():
-    acc = MetricAccumulator()
+    acc = MeanAccumulator()
     acc.update({"a": torch.tensor([1.0, 2.0, 3.0]), "b": torch.tensor([0.0, 0.0, 0.0])})
     acc.update({"a": torch.tensor([10.0]), "b": torch.tensor([4.0])})
     out = acc.compute()
@@ -298,7 +298,7 @@ def test_accumulator_weights_unequal_batches():
 def test_accumulator_over_image_metrics_equals_whole_split():
     l_norm, ab = _batch("astronaut", "chelsea", "coffee")
     pred = ab.roll(1, dims=0)
-    acc = MetricAccumulator()
+    acc = MeanAccumulator()
     acc.update(image_metrics(l_norm[:2], pred[:2], ab[:2]))
     acc.update(image_metrics(l_norm[2:], pred[2:], ab[2:]))
     whole = {k: v.double().mean().item() for k, v in image_metrics(l_norm, pred, ab).items()}
@@ -307,13 +307,15 @@ def test_accumulator_over_image_metrics_equals_whole_split():
 
 
 def test_accumulator_rejects_bad_input():
-    acc = MetricAccumulator()
+    acc = MeanAccumulator()
     with pytest.raises(ValueError):
         acc.compute()
     with pytest.raises(ValueError):
         acc.update({"a": torch.zeros(3), "b": torch.zeros(2)})
     with pytest.raises(ValueError):
         acc.update({"a": torch.zeros(2, 2)})
+    with pytest.raises(ValueError):
+        acc.update({"a": torch.tensor(1.0)})  # a batch mean without its weight
     acc.update({"a": torch.zeros(2)})
     with pytest.raises(ValueError):
         acc.update({"b": torch.zeros(2)})

@@ -1,6 +1,6 @@
 """Everything a report shows, assembled once from the store; the formats only lay it out.
 
-:func:`build_report` reads one study (:func:`colorbench.results.load_runs`) and returns a
+:func:`build_report` reads one study (:func:`colorbench.store.reader.load_runs`) and returns a
 :class:`Report`: per generator its table, influence ranking, image grid and curves (PNG bytes),
 plus the protocol block. :func:`colorbench.report.render.write_report` turns it into HTML, LaTeX,
 Markdown or CSV.
@@ -19,7 +19,7 @@ from colorbench.report.grids import MAX_IMAGES, image_grid
 from colorbench.report.influence import Influence, influence
 from colorbench.report.protocol import ProtocolItem, protocol, scale_phrase
 from colorbench.report.tables import COLUMNS, INTERVALS, Column, Table, build_tables, seeds_phrase
-from colorbench.results import load_runs, load_study
+from colorbench.store.reader import load_runs, load_study
 
 
 @dataclass
@@ -57,16 +57,16 @@ class Report:
         return f"colorbench study {self.study.get('name')}"
 
 
-def _description(runs: pd.DataFrame, generator: str) -> str:
-    known = runs.loc[runs["generator"] == generator, "plugin_description"].dropna()
-    if len(known):
-        return str(known.iloc[0])
-    try:  # the run never started: ask the plugin, if it is still installed
-        from colorbench.models import get_generator
-
-        return get_generator(generator).description
-    except Exception:
-        return ""
+def _description(study: dict[str, Any], runs: pd.DataFrame, generator: str) -> str:
+    """As recorded (the study record at planning, else the runs' records): reports never ask a plugin."""
+    recorded = (study.get("generators") or {}).get(generator) or {}
+    if recorded.get("description"):
+        return str(recorded["description"])
+    if "plugin_description" in runs.columns:
+        known = runs.loc[runs["generator"] == generator, "plugin_description"].dropna()
+        if len(known):
+            return str(known.iloc[0])
+    return ""
 
 
 def _figures(runs: pd.DataFrame, generator: str, with_figures: bool) -> list[Figure]:
@@ -103,7 +103,7 @@ def build_report(out_dir, study: str, *, interval: str = "std", with_figures: bo
     """Read one study from the store at ``out_dir`` and assemble its report (nothing is written)."""
     if interval not in INTERVALS:
         raise ColorbenchError(f"unknown interval {interval!r}; choose from {', '.join(INTERVALS)}")
-    record = load_study(out_dir, study)
+    record = load_study(out_dir, study).to_dict()
     runs = load_runs(out_dir, [study])
     generators = list(dict.fromkeys([*(record.get("plugins") or []), *runs["generator"]]))
     tables = build_tables(runs, generators)
@@ -114,7 +114,7 @@ def build_report(out_dir, study: str, *, interval: str = "std", with_figures: bo
         sections.append(
             Section(
                 table.generator,
-                _description(runs, table.generator),
+                _description(record, runs, table.generator),
                 table,
                 influence(runs, table.generator, scale=scale_text, seeds=seeds_text),
                 _figures(mine, table.generator, with_figures),

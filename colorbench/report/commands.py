@@ -33,7 +33,7 @@ _STUDY = click.option(
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 def results_command(out_dir: str, studies: tuple[str, ...], fmt: str) -> None:
     """Print one row per (study, setting, generator, seed): configuration, status, losses, metrics."""
-    from colorbench.results import load_runs
+    from colorbench.store.reader import load_runs
 
     frame = load_runs(out_dir, list(studies) or None)
     if fmt == "csv":
@@ -75,9 +75,9 @@ def report_command(out_dir, studies, fmt, output, template, embed_images, interv
     """Write a study's report: tables per generator, influence ranking, image grids, curves, protocol."""
     from colorbench.report.build import build_report
     from colorbench.report.render import default_output, write_report
-    from colorbench.results import list_studies
+    from colorbench.store.reader import study_names
 
-    names = list(studies) or list_studies(out_dir)
+    names = list(studies) or study_names(out_dir)
     if not names:
         raise ColorbenchError(
             f"no study records in {Path(out_dir) / 'studies'} (write one with: colorbench run)"

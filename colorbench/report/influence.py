@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from colorbench.factors import FACTORS, factor_title
 from colorbench.report.tables import COLUMNS, aggregate
-from colorbench.results import FACTOR_TITLES
 
 STUDY_CLAIM = ("init", "batch", "layers", "lr")  # most to least influential, as the study concluded
 NOISE_Z = 2.0  # a change under two seed standard deviations is read as within seed noise
@@ -75,7 +75,7 @@ def _pooled_sd(groups: Sequence[Sequence[float]]) -> float | None:
 
 
 def _factor_effects(done: pd.DataFrame, factor: str) -> FactorInfluence:
-    info = FactorInfluence(factor, FACTOR_TITLES.get(factor, factor))
+    info = FactorInfluence(factor, factor_title(factor))
     base = done[done["factor"].isna()]
     levels = done[done["factor"] == factor]
     for column in COLUMNS:
@@ -136,7 +136,7 @@ def _sentence(ranked: list[FactorInfluence], unmeasured: list[str], scale: str, 
     restricted = (
         ""
         if len(claim) == len(STUDY_CLAIM)
-        else (f" (restricted to the factors measured: {' > '.join(FACTOR_TITLES.get(f, f) for f in claim)})")
+        else (f" (restricted to the factors measured: {' > '.join(factor_title(f) for f in claim)})")
     )
     text = (
         f"The study's claim ({claim_text}){restricted} {'holds' if holds else 'does not hold'} {context}: "
@@ -159,7 +159,7 @@ def influence(runs: pd.DataFrame, generator: str, *, scale: str, seeds: str) -> 
     """The ranking of one generator in one study (load_runs' rows); ``scale``, ``seeds``: for the sentence."""
     mine = runs[runs["generator"] == generator]
     done = mine[mine["status"] == "completed"]
-    factors = [f for f in dict.fromkeys(mine["factor"].dropna()) if f in FACTOR_TITLES]
+    factors = [f for f in dict.fromkeys(mine["factor"].dropna()) if f in FACTORS]
     infos = []
     for factor in factors:
         info = _factor_effects(done, factor)

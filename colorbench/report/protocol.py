@@ -14,7 +14,7 @@ import pandas as pd
 
 from colorbench.metrics import METRICS
 from colorbench.report.tables import INTERVALS, LOSS_NOTE
-from colorbench.results import VERSION_PREFIX
+from colorbench.store.reader import VERSION_PREFIX
 
 
 @dataclass(frozen=True)

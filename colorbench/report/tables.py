@@ -1,6 +1,6 @@
 """The study's table per generator: seeds aggregated per setting, the best value per column marked.
 
-Rows follow :func:`colorbench.results.load_runs`' ``order`` (Default, learning rate, batch size,
+Rows follow :func:`colorbench.store.reader.load_runs`' ``order`` (Default, learning rate, batch size,
 init, depth); columns are :data:`COLUMNS`. A cell holds the mean over the seeds whose run
 completed, its spread (sample standard deviation, or the half-width of a 95% t interval) and n.
 Rows whose runs never produced numbers (infeasible, diverged, not started, ...) carry a note
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from colorbench.metrics import METRICS
-from colorbench.results import GRAY_PREFIX
+from colorbench.store.reader import GRAY_PREFIX
 
 INTERVALS = {
     "std": "mean ± sample standard deviation over seeds (ddof 1)",

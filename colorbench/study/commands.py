@@ -21,7 +21,7 @@ from colorbench.training.presets import PRESETS
 @click.option("--values", multiple=True, metavar="FACTOR=V1,V2", help="Override a factor's levels.")
 @click.option("--seeds", default=1, show_default=True, type=int, help="Seeds per setting.")
 @click.option("--preset", default="quick", show_default=True, type=click.Choice(sorted(PRESETS)))
-@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Override any run field.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Override any run setting.")
 @click.option("--data", default=None, help="sample | coco:IMAGES_DIR:ANNOTATIONS | folder:DIR")
 @click.option("--out", "out_dir", default="runs", show_default=True, type=click.Path(file_okay=False))
 @click.option("--study", "study_name", default=None, help="Study name (default: from plugins and factors).")
@@ -30,6 +30,16 @@ from colorbench.training.presets import PRESETS
 @click.option("--address", default=None, help="Ray executor: 'auto' or a cluster address.")
 @click.option("--cache-dir", default=None, type=click.Path(file_okay=False), help="Prepared-data cache.")
 @click.option("--force", is_flag=True, help="Retrain the study's runs even if they are done.")
+@click.option(
+    "--reuse-stale",
+    is_flag=True,
+    help="Count runs made with an older version of a plugin as done instead of retraining them.",
+)
+@click.option(
+    "--trust-checkpoint",
+    is_flag=True,
+    help="Resume from older-format checkpoints (their pickle can run code: only from a trusted source).",
+)
 @click.option("--dry-run", is_flag=True, help="Validate and print the plan, then stop.")
 def run_command(
     plugins,
@@ -47,6 +57,8 @@ def run_command(
     address,
     cache_dir,
     force,
+    reuse_stale,
+    trust_checkpoint,
     dry_run,
 ) -> None:
     """Run a study: the baseline plus one-factor-at-a-time variations, as in the paper.
@@ -54,19 +66,18 @@ def run_command(
     Completed runs are skipped, interrupted ones resume from their checkpoints; rerunning the
     same command trains nothing new.
     """
+    from colorbench.errors import ColorbenchError
+    from colorbench.store.studies import check_study_name, existing_design_hash, free_study_name
     from colorbench.study.design import parse_factors, parse_values
     from colorbench.study.executors import make_executor
     from colorbench.study.plan import build_plan, expand_plugins
     from colorbench.study.runner import default_study_name, run_study
-    from colorbench.study.store import check_study_name
     from colorbench.training.commands import parse_settings
 
-    names = expand_plugins(plugins)
+    names, skipped = expand_plugins(plugins)
     factors = parse_factors(vary)
     overrides = parse_settings(settings)
     chosen = make_executor(executor, workers=workers, address=address)
-    if executor == "ray" and "device" not in overrides and chosen.cluster_has_gpus():
-        overrides["device"] = "cuda"
     plan = build_plan(
         name=check_study_name(study_name or default_study_name(names, factors, grid)),
         plugins=names,
@@ -77,13 +88,31 @@ def run_command(
         values=parse_values(values),
         grid=grid,
         data=data,
+        cache_dir=cache_dir,
     )
+    plan.skipped_plugins = skipped
+    root = Path(out_dir)
+    if study_name is None:
+        plan.name = free_study_name(root, plan.name, plan.design_hash)
+    elif existing_design_hash(root, plan.name) not in (None, plan.design_hash):
+        raise ColorbenchError(
+            f"study {plan.name!r} in {root} was recorded with another design; "
+            "choose another name with --study NAME (or remove its record to replace it)"
+        )
     command = "colorbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     # A scheduler's (or kill's) SIGTERM stops as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         run_study(
-            plan, Path(out_dir), chosen, command=command, cache_dir=cache_dir, force=force, dry_run=dry_run
+            plan,
+            root,
+            chosen,
+            command=command,
+            cache_dir=cache_dir,
+            force=force,
+            dry_run=dry_run,
+            reuse_stale=reuse_stale,
+            trust_checkpoint=trust_checkpoint,
         )
     except KeyboardInterrupt:
         sys.exit(130)
@@ -94,25 +123,3 @@ def run_command(
 
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
-
-
-@click.command("colorize")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--run",
-    "run_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="A run directory (runs/<generator>-<hash>).",
-)
-@click.option("--out", "out_dir", default="colorized", show_default=True, type=click.Path(path_type=Path))
-@click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "mps"]))
-def colorize_command(inputs, run_dir, out_dir, device) -> None:
-    """Colorize photos (files or folders) with a trained run, at their original resolution."""
-    from colorbench.study.colorize import colorize_paths
-    from colorbench.training.config import resolve_device
-
-    written, skipped = colorize_paths(
-        list(inputs), run_dir, out_dir, device=resolve_device(device), echo=click.echo
-    )
-    click.echo(f"{len(written)} colorized into {out_dir}, {len(skipped)} skipped")

@@ -1,49 +1,30 @@
-"""The study design as data: which values each factor takes, and how settings are formed.
+"""The study design: from the factor table (``colorbench.factors``) to the settings of one generator.
 
 The study varies one factor at a time around a baseline (lr 5e-4, batch 16, normal init, the
 generator's default depth); ``--grid`` takes the full product of the named factors instead.
-Every level and label lives in :data:`FACTORS`; nothing below branches on a factor's name.
+Levels and labels come from :data:`colorbench.factors.FACTORS` and the plugin's declared depth
+order; nothing here branches on a factor's name.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from colorbench.errors import ColorbenchError
-
-
-@dataclass(frozen=True)
-class Factor:
-    name: str
-    field: str  # the RunConfig field it changes
-    levels: tuple[Any, ...]  # the study's levels besides the baseline's; () = from the plugin
-    noun: str  # for labels: "Lower LR", "Higher batch size"
-    level_labels: dict[Any, str] = field(default_factory=dict)  # a level's own name, if it has one
-    parse: type = str
-
-
-FACTORS: dict[str, Factor] = {
-    "lr": Factor("lr", "lr", (2e-4, 1e-3), "learning rate", parse=float),
-    "batch": Factor("batch", "batch_size", (8, 32), "batch size", parse=int),
-    "init": Factor(
-        "init",
-        "init",
-        ("xavier", "kaiming"),
-        "init",
-        level_labels={
-            "normal": "Normal init",
-            "xavier": "Glorot init",
-            "kaiming": "He init",
-            "orthogonal": "Orthogonal init",
-        },
-    ),
-    # Depth levels come from the plugin: its declared variants next to its default.
-    "layers": Factor("layers", "variant", (), "depth"),
-}
-# The study's full nine-setting table per generator.
-ALL_FACTORS = ("lr", "batch", "init", "layers")
+from colorbench.factors import (
+    ALL_FACTORS,
+    BASELINE_LABEL,
+    FACTORS,
+    GRID,
+    Factor,
+    depth_levels,
+    level_label,
+    level_rank,
+    level_text,
+)
 
 
 @dataclass(frozen=True)
@@ -56,17 +37,20 @@ class Setting:
     label: str
     changes: dict[str, Any]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, generator: str | None = None) -> dict[str, Any]:
+        out = {
             "id": self.id,
             "factor": self.factor,
             "level": self.level,
             "label": self.label,
             "changes": dict(self.changes),
         }
+        if generator is not None:
+            out["generator"] = generator
+        return out
 
 
-BASELINE = Setting("default", None, None, "Default", {})
+BASELINE = Setting("default", None, None, BASELINE_LABEL, {})
 
 
 def parse_factors(text: str) -> list[str]:
@@ -81,7 +65,7 @@ def parse_factors(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def parse_values(items: tuple[str, ...]) -> dict[str, tuple[Any, ...]]:
+def parse_values(items: Sequence[str]) -> dict[str, tuple[Any, ...]]:
     """``--values lr=1e-4,2e-4`` (repeatable) -> {"lr": (1e-4, 2e-4)}."""
     out: dict[str, tuple[Any, ...]] = {}
     for item in items:
@@ -96,112 +80,100 @@ def parse_values(items: tuple[str, ...]) -> dict[str, tuple[Any, ...]]:
             out[name] = tuple(factor.parse(v.strip()) for v in text.split(",") if v.strip())
         except ValueError:
             raise ColorbenchError(
-                f"--values {item!r}: {name} levels must be {factor.parse.__name__}"
+                f"--values {item!r}: {name} levels must be {getattr(factor.parse, '__name__', 'valid')}"
             ) from None
         if not out[name]:
             raise ColorbenchError(f"--values {item!r} names no level")
     return out
 
 
-def depth_levels(variants: list[str], default: str) -> tuple[str, ...]:
-    """The variants declared just before and just after the default (one fewer, one more)."""
-    i = variants.index(default)
-    return tuple(
-        v
-        for v in (variants[i - 1] if i > 0 else None, variants[i + 1] if i + 1 < len(variants) else None)
-        if v
-    )
+def _levels(
+    factor: Factor, values: dict[str, tuple], depth_order: Sequence[str], default_variant: str
+) -> tuple:
+    if factor.name in values:
+        return values[factor.name]
+    if factor.from_plugin_depth:
+        return depth_levels(depth_order, default_variant)
+    return factor.levels
 
 
-def _label(factor: Factor, level: Any, baseline_value: Any, variant_label) -> str:
-    if factor.name == "layers":
-        return variant_label(level)
-    if level in factor.level_labels:
-        return factor.level_labels[level]
-    if isinstance(level, (int, float)) and isinstance(baseline_value, (int, float)):
-        side = "Lower" if level < baseline_value else "Higher"
-        return f"{side} {factor.noun} ({level:g})"
-    return f"{factor.noun} = {level}"
-
-
-def _levels(name: str, values: dict[str, tuple], variants: list[str], default_variant: str) -> tuple:
-    if name in values:
-        return values[name]
-    if name == "layers":
-        return depth_levels(variants, default_variant)
-    return FACTORS[name].levels
+def _rank(factor: Factor, level: Any, depth_order: Sequence[str]) -> tuple:
+    if factor.from_plugin_depth:
+        return (depth_order.index(level) if level in depth_order else len(depth_order), str(level))
+    return level_rank(factor, level)
 
 
 def study_settings(
-    factors: list[str],
+    factors: Sequence[str],
     baseline: dict[str, Any],
     *,
-    variants: list[str],
+    variants: Sequence[str],
+    depth_order: Sequence[str],
     default_variant: str,
-    variant_label=lambda v: v,
+    variant_label: Callable[[str], str] = str,
     values: dict[str, tuple[Any, ...]] | None = None,
     grid: bool = False,
 ) -> list[Setting]:
-    """The settings of a study for one generator; the baseline comes first and only once.
+    """The settings of a study for one generator, in the table's order; the baseline first, once.
 
-    ``baseline`` maps RunConfig fields to their baseline values (``variant`` included).
+    ``baseline`` maps run fields to their baseline values (``variant`` included); ``depth_order``
+    is the plugin's depth variants, shallow to deep (the ``layers`` factor's levels are the
+    default's neighbours there).
     """
     values = values or {}
     unknown = sorted(set(values) - set(factors))
     if unknown:
         raise ColorbenchError(f"--values names factor(s) not varied: {', '.join(unknown)}")
     for name, levels in values.items():
-        if name == "layers":
+        if FACTORS[name].from_plugin_depth:
             bad = [v for v in levels if v not in variants]
             if bad:
                 raise ColorbenchError(
                     f"unknown depth variant(s) {', '.join(bad)}; variants: {', '.join(variants)}"
                 )
-    settings = [BASELINE]
-    seen = {()}
     if grid:
-        axes = []
-        for name in factors:
-            f = FACTORS[name]
-            levels = (baseline[f.field], *_levels(name, values, variants, default_variant))
-            axes.append([(name, f.field, level) for level in dict.fromkeys(levels)])
-        for combo in itertools.product(*axes):
-            changes = {fld: level for _, fld, level in combo if level != baseline[fld]}
-            key = tuple(sorted(changes.items()))
-            if key in seen:
-                continue
-            seen.add(key)
-            parts = [
-                _label(FACTORS[n], lvl, baseline[FACTORS[n].field], variant_label)
-                for n, fld, lvl in combo
-                if fld in changes
-            ]
-            settings.append(
-                Setting(
-                    "grid:" + ",".join(f"{n}={lvl}" for n, fld, lvl in combo if fld in changes),
-                    "grid",
-                    {n: lvl for n, fld, lvl in combo if fld in changes},
-                    " + ".join(parts),
-                    changes,
-                )
-            )
-        return settings
+        return [BASELINE, *_grid(factors, baseline, values, depth_order, default_variant, variant_label)]
+    settings = [BASELINE]
+    for name in [f for f in ALL_FACTORS if f in factors] + [f for f in factors if f not in ALL_FACTORS]:
+        factor = FACTORS[name]
+        base_value = baseline[factor.field]
+        levels = [
+            lvl
+            for lvl in dict.fromkeys(_levels(factor, values, depth_order, default_variant))
+            if lvl != base_value
+        ]
+        sides: dict[bool, int] = {}
+        for level in levels:
+            if isinstance(level, (int, float)) and isinstance(base_value, (int, float)):
+                sides[level < base_value] = sides.get(level < base_value, 0) + 1
+        for level in sorted(levels, key=lambda lvl, f=factor: _rank(f, lvl, depth_order)):
+            same_side = sides.get(level < base_value, 1) if isinstance(level, (int, float)) else 1
+            label = level_label(factor, level, base_value, variant_label=variant_label, same_side=same_side)
+            settings.append(Setting(f"{name}={level}", name, level, label, {factor.field: level}))
+    return settings
+
+
+def _grid(factors, baseline, values, depth_order, default_variant, variant_label) -> list[Setting]:
+    axes = []
     for name in factors:
-        f = FACTORS[name]
-        for level in _levels(name, values, variants, default_variant):
-            if level == baseline[f.field]:
-                continue  # the baseline is shared by every factor, never duplicated
-            key = ((f.field, level),)
-            if key in seen:
-                continue
-            seen.add(key)
-            settings.append(
-                Setting(
-                    f"{name}={level}",
-                    name,
-                    level,
-                    _label(f, level, baseline[f.field], variant_label),
-                    {f.field: level},
-                )
+        factor = FACTORS[name]
+        levels = (baseline[factor.field], *_levels(factor, values, depth_order, default_variant))
+        axes.append([(factor, level) for level in dict.fromkeys(levels)])
+    settings, seen = [], {()}
+    for combo in itertools.product(*axes):
+        changed = [(f, lvl) for f, lvl in combo if lvl != baseline[f.field]]
+        key = tuple((f.field, lvl) for f, lvl in changed)
+        if key in seen:
+            continue
+        seen.add(key)
+        parts = [level_label(f, lvl, baseline[f.field], variant_label=variant_label) for f, lvl in changed]
+        settings.append(
+            Setting(
+                GRID + ":" + ",".join(f"{f.name}={level_text(lvl)}" for f, lvl in changed),
+                GRID,
+                {f.name: lvl for f, lvl in changed},
+                " + ".join(parts),
+                {f.field: lvl for f, lvl in changed},
             )
+        )
     return settings

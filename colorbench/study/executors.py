@@ -22,7 +22,8 @@ from colorbench.errors import ColorbenchError
 @dataclass(frozen=True)
 class RunTask:
     run_id: str
-    config: dict[str, Any]  # RunConfig.to_dict() of the resolved configuration
+    spec: dict[str, Any]  # RunSpec.to_dict()
+    options: dict[str, Any]  # RunOptions.to_dict()
     out_dir: str
     cache_dir: str | None
     label: str
@@ -42,8 +43,8 @@ def execute_task(task: RunTask, verbose: bool = True) -> dict[str, Any]:
     import socket
     import time
 
-    from colorbench.study.store import RunBusy, run_lock, write_failure
-    from colorbench.training.config import RunConfig
+    from colorbench.store import RunBusy, RunDirectory, run_lock
+    from colorbench.training.spec import RunOptions, RunSpec
     from colorbench.training.trainer import train_run
 
     run_dir = Path(task.out_dir) / task.run_id
@@ -54,17 +55,20 @@ def execute_task(task: RunTask, verbose: bool = True) -> dict[str, Any]:
             if previous_owner and verbose:
                 print(f"{task.run_id}: took over a stale lock ({previous_owner})", flush=True)
             summary = train_run(
-                RunConfig.from_dict(task.config), run_dir, cache_dir=task.cache_dir, verbose=verbose
+                RunSpec.from_dict(task.spec),
+                RunOptions.from_dict(task.options),
+                run_dir,
+                cache_dir=task.cache_dir,
+                verbose=verbose,
             )
-        status, error = summary["status"], None
+        status, error = summary.status.value, None
     except RunBusy as busy:
         return asdict(RunOutcome(task.run_id, "busy", 0.0, str(busy), host))
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # one failing run must not stop the study: record it on the run
-        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        write_failure(run_dir, error)
-        (run_dir / "error.log").write_text(traceback.format_exc())
+        error = " ".join(f"{type(exc).__name__}: {exc}".split())
+        RunDirectory(run_dir).write_failure(error, traceback.format_exc())
         status = "failed"
     return asdict(RunOutcome(task.run_id, status, time.perf_counter() - started, error, host))
 
@@ -91,7 +95,9 @@ class LocalExecutor:
             for task in tasks:
                 on_outcome(execute_task(task))
             return
-        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        from colorbench.training.performance import usable_cores
+
+        threads = max(1, usable_cores() // self.workers)
         # spawn, not fork: a forked child would inherit torch's thread pools and locks mid-state.
         with ProcessPoolExecutor(
             self.workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(threads,)
@@ -120,25 +126,26 @@ class RayExecutor:
     """Each run is a Ray task: 1 GPU per run where the cluster has GPUs, else CPUs.
 
     ``address``: ``auto`` or an address joins an existing cluster; None starts a local one for the
-    study. The results store must be a path every node sees (a shared filesystem).
+    study. The results store must be a path every node sees (a shared filesystem). The driver
+    never resolves a device: each task resolves ``auto`` device and precision on its own node.
+    ``env``: environment variables for the tasks (Ray's ``runtime_env``).
     """
 
     name = "ray"
 
     def __init__(
-        self, address: str | None = None, num_cpus: int | None = None, cpus_per_run: int | None = None
+        self,
+        address: str | None = None,
+        num_cpus: int | None = None,
+        cpus_per_run: int | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         try:
             import ray  # noqa: F401
         except ImportError:
             raise ColorbenchError("the ray executor needs Ray: pip install 'colorbench[ray]'") from None
         self.address, self.num_cpus, self.cpus_per_run = address, num_cpus, cpus_per_run
-
-    def cluster_has_gpus(self) -> bool:
-        self._init()
-        import ray
-
-        return ray.cluster_resources().get("GPU", 0) > 0
+        self.env = dict(env or {})
 
     def _init(self) -> None:
         import ray
@@ -149,6 +156,8 @@ class RayExecutor:
                 kwargs["address"] = self.address
             else:
                 kwargs.update(num_cpus=self.num_cpus, _node_ip_address="127.0.0.1")
+            if self.env:
+                kwargs["runtime_env"] = {"env_vars": self.env}
             try:
                 ray.init(**kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -174,11 +183,11 @@ class RayExecutor:
                 try:
                     outcome = ray.get(ref)
                 except Exception as exc:  # the worker died or Ray failed: record it on the run
-                    from colorbench.study.store import write_failure
+                    from colorbench.store import RunDirectory
 
                     first_line = str(exc).splitlines()[0] if str(exc) else ""
                     error = f"ray task failed: {type(exc).__name__}: {first_line}"
-                    write_failure(Path(task.out_dir) / task.run_id, error)
+                    RunDirectory(Path(task.out_dir) / task.run_id).write_failure(error)
                     outcome = asdict(RunOutcome(task.run_id, "failed", 0.0, error))
                 on_outcome(outcome)
 

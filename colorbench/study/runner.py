@@ -2,99 +2,136 @@
 
 from __future__ import annotations
 
-import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 
 from colorbench.errors import ColorbenchError
+from colorbench.store import RunBusy, RunDirectory, Status, run_lock, wait_for_run
+from colorbench.store.studies import write_study
 from colorbench.study.executors import Executor, RunTask, execute_task
-from colorbench.study.plan import StudyPlan, describe_plan, refresh_progress
-from colorbench.study.store import RunBusy, run_lock, wait_for_run, write_study
+from colorbench.study.plan import StudyPlan, describe_plan, refresh_state
 
 
 def default_study_name(plugins: list[str], factors: list[str], grid: bool) -> str:
     return f"{'+'.join(plugins)}-{'+'.join(factors) or 'baseline'}{'-grid' if grid else ''}"
 
 
-def _clear_runs(plan: StudyPlan, out_dir: Path) -> None:
+@dataclass
+class StudyOutcome:
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    record_path: Path | None = None
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [o for o in self.outcomes if o["status"] == Status.FAILED.value]
+
+
+def _clear_runs(plan: StudyPlan, root: Path) -> None:
     """--force: forget the planned runs' results (each under its lock) so they train again."""
-    for r in plan.runs:
-        if r.status != "planned":
+    for run in plan.runs:
+        if not run.planned:
             continue
-        run_dir = out_dir / r.run_id
-        if not run_dir.exists():
+        directory = RunDirectory(root / run.run_id)
+        if not directory.exists():
             continue
         try:
-            with run_lock(run_dir):
-                for child in run_dir.iterdir():
-                    if child.name in (".lock", ".lock.owner"):
-                        continue
-                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+            with run_lock(directory.path):
+                directory.clear()
         except RunBusy as busy:
-            raise ColorbenchError(f"--force: run {r.run_id} is being trained right now ({busy})") from None
-        r.progress = "new"
+            raise ColorbenchError(f"--force: run {run.run_id} is being trained right now ({busy})") from None
+        run.state, run.detail = Status.NOT_STARTED, None
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
 
 
 def run_study(
     plan: StudyPlan,
-    out_dir: Path,
+    root: Path,
     executor: Executor,
     *,
     command: str,
     cache_dir: str | None = None,
     force: bool = False,
     dry_run: bool = False,
-) -> dict[str, Any]:
-    """Print and record the plan, then train every run that is not done. Returns outcomes."""
-    out_dir = Path(out_dir)
-    refresh_progress(plan, out_dir)
+    reuse_stale: bool = False,
+    trust_checkpoint: bool = False,
+) -> StudyOutcome:
+    """Print and record the plan, then train every run that is not done."""
+    root = Path(root)
+    refresh_state(plan, root, reuse_stale=reuse_stale)
     click.echo(describe_plan(plan))
+    result = StudyOutcome()
     if dry_run:
-        return {"outcomes": [], "wall_seconds": 0.0}
-    record_path = write_study(out_dir, plan.record(command))
+        return result
+    result.record_path = write_study(root, plan.record(command))
     if force:
-        _clear_runs(plan, out_dir)
+        _clear_runs(plan, root)
     todo = plan.to_train()
-    labels = {r.run_id: f"{r.generator} {r.setting.label} seed {r.seed}" for r in todo}
-    tasks = [RunTask(r.run_id, r.config.to_dict(), str(out_dir), cache_dir, labels[r.run_id]) for r in todo]
-    outcomes: list[dict[str, Any]] = []
+    tasks = [
+        RunTask(
+            r.run_id,
+            r.spec.to_dict(),
+            r.options.replace(trust_checkpoint=trust_checkpoint).to_dict(),
+            str(root),
+            cache_dir,
+            r.label,
+        )
+        for r in todo
+    ]
+    labels = {t.run_id: t.label for t in tasks}
     started = time.perf_counter()
 
     def report(outcome: dict[str, Any]) -> None:
-        outcomes.append(outcome)
+        result.outcomes.append(outcome)
+        k, n = len(result.outcomes), len(tasks)
+        elapsed = time.perf_counter() - started
         detail = f" ({outcome['error']})" if outcome.get("error") else ""
+        eta = f", about {_duration(elapsed / k * (n - k))} left" if k < n else ""
         click.echo(
-            f"[{len(outcomes)}/{len(tasks)}] {labels[outcome['run_id']]}: {outcome['status']} "
-            f"in {outcome['seconds']:.1f}s{detail}"
+            f"[{k}/{n}] {labels[outcome['run_id']]}: {outcome['status']} in {outcome['seconds']:.1f}s"
+            f"{detail}; elapsed {_duration(elapsed)}{eta}"
         )
 
+    if tasks:
+        click.echo(f"training {len(tasks)} run(s) with the {executor.name} executor")
     try:
         executor.run(tasks, report)
         # Runs another process was training: wait for it, then take over whatever it left undone.
-        for outcome in [o for o in outcomes if o["status"] == "busy"]:
-            run_dir = out_dir / outcome["run_id"]
+        for outcome in [o for o in result.outcomes if o["status"] == "busy"]:
             click.echo(f"waiting for another process to finish {outcome['run_id']}")
-            wait_for_run(run_dir)
+            wait_for_run(root / outcome["run_id"])
             task = next(t for t in tasks if t.run_id == outcome["run_id"])
             outcome.update(execute_task(task))
     except KeyboardInterrupt:
-        write_study(out_dir, plan.record(command))
+        write_study(root, plan.record(command))
         click.echo(
-            f"interrupted: finished epochs are kept; run the same command again to continue "
-            f"(study record {record_path})",
+            "interrupted: finished epochs are kept; run the same command again to continue "
+            f"(study record {result.record_path})",
             err=True,
         )
         raise
-    wall = time.perf_counter() - started
-    write_study(out_dir, plan.record(command))
-    refresh_progress(plan, out_dir)
-    done = sum(1 for r in plan.runs if r.progress.startswith("done"))
-    failed = [o for o in outcomes if o["status"] == "failed"]
+    result.wall_seconds = time.perf_counter() - started
+    write_study(root, plan.record(command))
+    refresh_state(plan, root, reuse_stale=reuse_stale)
+    done = sum(1 for r in plan.runs if r.planned and r.state.finished)
+    planned = sum(1 for r in plan.runs if r.planned)
     click.echo(
-        f"study {plan.name}: {done}/{sum(1 for r in plan.runs if r.status == 'planned')} runs done, "
-        f"{len(failed)} failed, {wall:.1f}s; record {record_path}"
+        f"study {plan.name}: {done}/{planned} runs done, {len(result.failed)} failed, "
+        f"{_duration(result.wall_seconds)}; results in {root} (record {result.record_path})"
     )
-    return {"outcomes": outcomes, "wall_seconds": wall}
+    click.echo(f"next: colorbench report --out {root} --study {plan.name} --format html")
+    return result

@@ -1,13 +1,27 @@
-"""Training and evaluation protocol: one run = a generator variant + hyper-parameters + a seed."""
+"""Training and evaluation protocol: one run = a generator variant + hyper-parameters + a seed.
 
-from colorbench.training.config import RunConfig, config_hash, resolve_config
-from colorbench.training.presets import PRESETS, preset_config
+``RunRequest`` (what a user asks) -> ``resolve_request`` -> ``RunSpec`` (what determines the
+numbers, hashed) + ``RunOptions`` (how it executes) -> ``train_run``.
+"""
 
-__all__ = ["RunConfig", "config_hash", "resolve_config", "PRESETS", "preset_config", "train_run"]
+from colorbench.training.presets import PRESETS, build_request, preset_request
+from colorbench.training.spec import InvalidRunError, RunOptions, RunRequest, RunSpec, resolve_request
+
+__all__ = [
+    "PRESETS",
+    "InvalidRunError",
+    "RunOptions",
+    "RunRequest",
+    "RunSpec",
+    "build_request",
+    "preset_request",
+    "resolve_request",
+    "train_run",
+]
 
 
 def __getattr__(name: str):
-    # The trainer pulls in data and models; importing it lazily keeps `colorbench --help` fast.
+    # The trainer pulls in torch, data and models; importing it lazily keeps `colorbench --help` fast.
     if name == "train_run":
         from colorbench.training.trainer import train_run
 

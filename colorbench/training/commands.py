@@ -5,16 +5,14 @@ from __future__ import annotations
 import click
 
 from colorbench.errors import ColorbenchError
-from colorbench.models import plugin_version
-from colorbench.training.config import resolve_config, run_id
-from colorbench.training.presets import PRESETS, build_config
+from colorbench.training.presets import PRESETS
 
 
 def parse_settings(settings: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in settings:
         key, sep, value = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise ColorbenchError(f"--set expects key=value, got {item!r}")
         out[key.strip().replace("-", "_")] = value.strip()
     return out
@@ -24,24 +22,33 @@ def parse_settings(settings: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--plugin", "generator", default="unet", show_default=True, help="Generator name (colorbench list)."
 )
-@click.option("--variant", default=None, help="Depth variant (default: the preset's or the plugin's).")
+@click.option("--variant", default=None, help="Depth variant (default: the plugin's at this image size).")
 @click.option("--preset", default="quick", show_default=True, type=click.Choice(sorted(PRESETS)))
 @click.option("--data", default=None, help="sample | coco:IMAGES_DIR:ANNOTATIONS | folder:DIR")
-@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Override any run field.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Override any run setting.")
 @click.option("--out", "out_dir", default="runs", show_default=True, type=click.Path(file_okay=False))
 @click.option("--cache-dir", default=None, type=click.Path(file_okay=False), help="Prepared-data cache.")
-def train_command(generator, variant, preset, data, settings, out_dir, cache_dir) -> None:
-    """Train and evaluate ONE run; its directory is named by the hash of its configuration."""
+@click.option(
+    "--trust-checkpoint",
+    is_flag=True,
+    help="Open an older-format checkpoint to resume (its pickle can run code: only from a trusted source).",
+)
+def train_command(generator, variant, preset, data, settings, out_dir, cache_dir, trust_checkpoint) -> None:
+    """Train and evaluate ONE run; its directory is named by the hash of its spec."""
     from pathlib import Path
 
+    from colorbench.training.presets import build_request
+    from colorbench.training.spec import resolve_request
     from colorbench.training.trainer import train_run
 
-    config = build_config(preset, generator, variant=variant, data=data, overrides=parse_settings(settings))
-    resolved, plugin = resolve_config(config)
-    run_dir = Path(out_dir) / run_id(resolved, plugin_version(plugin.name))
-    summary = train_run(resolved, run_dir, cache_dir=cache_dir)
-    final = summary.get("final_val") or {}
-    base = summary.get("baseline_gray") or {}
+    request = build_request(preset, generator, variant=variant, data=data, overrides=parse_settings(settings))
+    resolved = resolve_request(request)
+    options = resolved.options.replace(trust_checkpoint=trust_checkpoint)
+    run_dir = Path(out_dir) / resolved.spec.run_id
+    summary = train_run(resolved.spec, options, run_dir, cache_dir=cache_dir)
+    final = summary.final_val or {}
+    base = summary.baseline_gray or {}
     for name in ("l1_ab", "psnr", "ssim", "ciede2000", "dcf", "auc"):
         if name in final:
             click.echo(f"  {name:10s} {final[name]:10.4f}   (gray {base.get(name, float('nan')):.4f})")
+    click.echo(f"run directory: {run_dir}")

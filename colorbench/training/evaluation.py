@@ -1,47 +1,30 @@
-"""Evaluation on the whole val split: the study's losses (no gradient) and colorization metrics."""
+"""Evaluation on the whole val split: the study's losses (no gradient) and metrics, per image and mean.
+
+:func:`evaluate` is the one evaluation of the harness: a trained generator at the end of a run
+(or every ``eval_every`` epochs), a non-trainable one, and the gray baseline (the ``gray``
+generator, ab = 0) all go through it, so their numbers are computed the same way. It returns the
+split means and the per-image values; the means are the per-image values' means (float64), so
+a run's summary equals the mean of its per-image file.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import copy
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torchvision.utils import make_grid, save_image
 
-from colorbench.color import normalized_to_rgb
-from colorbench.metrics import MetricAccumulator, image_metrics
+from colorbench.metrics import MeanAccumulator, image_metrics
 from colorbench.training.objective import GANLoss, pix2pix_losses
 
 
-class WeightedMeans:
-    """Running means of scalar tensors weighted by batch size, kept on device until read.
-
-    The study logs each loss as the mean over an epoch's batches weighted by batch size; keeping the
-    sums on the device avoids a host synchronisation per step.
-    """
-
-    def __init__(self) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.count = 0
-
-    def update(self, values: dict[str, torch.Tensor], n: int) -> None:
-        for name, value in values.items():
-            weighted = value.detach().float() * n
-            self.sums[name] = self.sums[name] + weighted if name in self.sums else weighted
-        self.count += n
-
-    def all_finite(self) -> bool:
-        if not self.sums:
-            return True
-        return bool(torch.isfinite(torch.stack(list(self.sums.values()))).all())
-
-    def means(self) -> dict[str, float]:
-        if not self.count:
-            return {}
-        stacked = torch.stack(list(self.sums.values())).cpu() / self.count  # one transfer
-        return {name: float(v) for name, v in zip(self.sums, stacked, strict=True)}
+@dataclass
+class Evaluation:
+    means: dict[str, float]  # val losses (``val_loss_*``, when a discriminator was given) and metrics
+    per_image: dict[str, list[float]]  # metric -> one value per val image, in val order
 
 
 def _to_device(batch, device: str):
@@ -59,14 +42,23 @@ def evaluate(
     gan_mode: str,
     lambda_l1: float,
     autocast: Callable[[], AbstractContextManager],
-) -> dict[str, float]:
-    """Val losses (when a discriminator is given) and metrics, averaged over every val image."""
+    discriminator_mode: str = "eval",
+) -> Evaluation:
+    """Val losses (when a discriminator is given) and metrics over every val image.
+
+    ``discriminator_mode``: ``eval`` (D's running BatchNorm statistics, colorbench's default) or
+    ``train`` (batch statistics, as D sees batches while training; computed on a copy so that
+    D's running statistics are not touched). The generator is always in eval mode.
+    """
     generator.eval()
     if discriminator is not None:
-        discriminator.eval()
+        if discriminator_mode == "train":
+            discriminator = copy.deepcopy(discriminator).train()
+        else:
+            discriminator.eval()
     gan_loss = GANLoss(gan_mode)
-    losses = WeightedMeans()
-    metrics = MetricAccumulator()
+    losses = MeanAccumulator()
+    per_image: dict[str, list[torch.Tensor]] = {}
     for batch in batches:
         l_norm, ab_true = _to_device(batch, device)
         if discriminator is not None:
@@ -77,52 +69,42 @@ def evaluate(
         else:
             with autocast():
                 fake_ab = generator(l_norm)
-        metrics.update(image_metrics(l_norm.float(), fake_ab.float(), ab_true.float()))
-    out = {f"val_{k}": v for k, v in losses.means().items()}
-    out.update(metrics.compute())
-    return out
+        for name, values in image_metrics(l_norm.float(), fake_ab.float(), ab_true.float()).items():
+            per_image.setdefault(name, []).append(values.double())
+    stacked = {name: torch.cat(parts).cpu() for name, parts in per_image.items()}  # one transfer each
+    means = {f"val_{k}": v for k, v in losses.compute().items()} if losses.count else {}
+    means.update({name: float(values.mean()) for name, values in stacked.items()})
+    return Evaluation(means, {name: values.tolist() for name, values in stacked.items()})
 
 
 @torch.no_grad()
-def gray_baseline(batches: Iterable, device: str) -> dict[str, float]:
-    """Metrics of predicting ab = 0 on the same split: the floor every report shows."""
-    metrics = MetricAccumulator()
-    for batch in batches:
-        l_norm, ab_true = _to_device(batch, device)
-        metrics.update(image_metrics(l_norm.float(), torch.zeros_like(ab_true).float(), ab_true.float()))
-    return metrics.compute()
-
-
-@torch.no_grad()
-def save_samples(
+def predict_rgb(
     generator: nn.Module,
     l_norm: torch.Tensor,
-    ab_true: torch.Tensor,
-    out_dir: Path,
     *,
     device: str,
     autocast: Callable[[], AbstractContextManager],
-) -> tuple[list[str], torch.Tensor]:
-    """Colorize the fixed val images; write grey input, prediction and truth PNGs for the grids.
+) -> torch.Tensor:
+    """sRGB images (N, 3, H, W) in [0, 1] of the generator's prediction for ``l_norm``."""
+    from colorbench.color import normalized_to_rgb
 
-    Returns the file names and the same images as one grid tensor (3, H', W').
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
     generator.eval()
-    l_dev = l_norm.to(device)
     with autocast():
-        fake_ab = generator(l_dev).float().cpu()
-    rgb = {
-        "input": normalized_to_rgb(l_norm, torch.zeros_like(ab_true)),
-        "pred": normalized_to_rgb(l_norm, fake_ab),
-        "truth": normalized_to_rgb(l_norm, ab_true),
-    }
-    names, rows = [], []
-    for i in range(l_norm.shape[0]):
-        for kind, images in rgb.items():
-            name = f"{i:03d}_{kind}.png"
-            save_image(images[i], out_dir / name)
-            names.append(name)
-            rows.append(images[i])
-    # One row per image: grey input, prediction, truth (for TensorBoard; reports build their own).
-    return names, make_grid(torch.stack(rows), nrow=len(rgb), padding=2, pad_value=1.0)
+        fake_ab = generator(l_norm.to(device)).float().cpu()
+    return normalized_to_rgb(l_norm, fake_ab)
+
+
+def truth_rgb(l_norm: torch.Tensor, ab_true: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(grey input, ground truth) as sRGB images in [0, 1]."""
+    from colorbench.color import normalized_to_rgb
+
+    return normalized_to_rgb(l_norm, torch.zeros_like(ab_true)), normalized_to_rgb(l_norm, ab_true)
+
+
+def per_image_rows(epoch: int, image_ids: Sequence[str], per_image: dict[str, list[float]]) -> list[dict]:
+    """Rows of the per-image table for one evaluation (``epoch``, ``image_id``, metrics)."""
+    names = list(per_image)
+    return [
+        {"epoch": epoch, "image_id": image_id, **{n: per_image[n][i] for n in names}}
+        for i, image_id in enumerate(image_ids)
+    ]

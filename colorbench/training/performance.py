@@ -80,11 +80,18 @@ def adam_options(device: str | torch.device) -> dict:
     return {}
 
 
+STUDY_BETAS = (0.5, 0.999)
+
+
 def make_optimizers(
-    generator: nn.Module, discriminator: nn.Module, lr: float, device: str
+    generator: nn.Module,
+    discriminator: nn.Module,
+    lr: float,
+    device: str,
+    betas: tuple[float, float] = STUDY_BETAS,
 ) -> tuple[torch.optim.Adam, torch.optim.Adam]:
-    """Adam for G and for D with the study's betas (0.5, 0.999), as fast as ``device`` allows."""
+    """Adam for G and for D (the study's betas by default), as fast as ``device`` allows."""
     options = adam_options(device)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999), **options)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999), **options)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas, **options)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas, **options)
     return opt_g, opt_d

@@ -1,7 +1,9 @@
 """One run: train a generator variant with the pix2pix objective, evaluate, checkpoint, resume.
 
-What a run directory holds is described in ``rundir.py``. :func:`train_run` is the entry point;
-:class:`_Run` keeps the state of one run while it trains (models, optimisers, history, summary).
+:func:`train_run` is the entry point: it takes a :class:`~colorbench.training.spec.RunSpec` (what
+the run is) and :class:`~colorbench.training.spec.RunOptions` (how it executes), resolves ``auto``
+device and precision on this machine, and keeps its files through
+:class:`~colorbench.store.RunDirectory`. :class:`_Run` keeps the state of one run while it trains.
 """
 
 from __future__ import annotations
@@ -21,63 +23,73 @@ from tqdm import tqdm
 import colorbench
 from colorbench.data import BatchLoader, PreparedData, prepare
 from colorbench.errors import ColorbenchError
-from colorbench.models import PatchDiscriminator, init_weights, plugin_version
-from colorbench.training.checkpoint import (
-    load_checkpoint,
+from colorbench.models import PatchDiscriminator, get_generator, init_weights
+from colorbench.store import RunDirectory, RunRecord, Status, Summary, UnreadableRecordError
+from colorbench.store.checkpoint import (
+    DamagedCheckpointError,
+    UnsafeCheckpointError,
     rng_state,
-    save_checkpoint,
     seed_everything,
     set_rng_state,
 )
-from colorbench.training.config import RunConfig, config_hash, data_spec_for, resolve_config
-from colorbench.training.evaluation import WeightedMeans, evaluate, gray_baseline, save_samples
+from colorbench.training.baseline import ensure_gray_baseline
+from colorbench.training.evaluation import Evaluation, evaluate, per_image_rows, predict_rgb
+from colorbench.training.hardware import device_name, hardware_record, resolve_device, resolve_precision
 from colorbench.training.objective import LOSS_NAMES, GANLoss, pix2pix_train_step
 from colorbench.training.performance import configure_threads, make_optimizers, prepare_modules
-from colorbench.training.rundir import RunDirectory
+from colorbench.training.spec import RunOptions, RunSpec
 
 LOG_EVERY_STEPS = 20  # host synchronisations (finite check, live losses) happen only this often
 
 
 def train_run(
-    config: RunConfig,
+    spec: RunSpec,
+    options: RunOptions,
     run_dir: str | Path,
     *,
     data: PreparedData | None = None,
     cache_dir: str | Path | None = None,
     progress: bool | None = None,
     verbose: bool = True,
-) -> dict[str, Any]:
-    """Train and evaluate one run in ``run_dir``; resume it if a checkpoint is there.
+) -> Summary:
+    """Train and evaluate one run in ``run_dir`` (inside a results store); resume it if it can.
 
-    Returns the summary (also written to ``summary.json``). A configuration that cannot run raises
-    :class:`ColorbenchError` before any work; a run whose losses become NaN/inf returns with status
-    ``diverged``; Ctrl-C writes status ``interrupted`` (the last complete epoch's checkpoint stays)
-    and re-raises. A run that is already completed or diverged is returned as it is.
+    Returns the summary (also written to ``summary.json``). A run that cannot run raises
+    :class:`ColorbenchError` before any work; a run whose losses become NaN/inf ends ``diverged``;
+    Ctrl-C writes ``interrupted`` (the last checkpoint stays) and re-raises. A run that is already
+    completed or diverged is returned as it is. A checkpoint that is damaged, or that cannot be
+    opened safely (an older format), is set aside and the run starts again from scratch.
     """
-    resolved, plugin = resolve_config(config)
+    plugin = get_generator(spec.generator)
     if data is None:
-        data = prepare(data_spec_for(resolved), cache_dir=cache_dir)
+        data = prepare(spec.data, cache_dir=cache_dir)
     n_train = data.train_l.shape[0]
-    if resolved.batch_size > n_train:
+    if spec.batch_size > n_train:
         raise ColorbenchError(
-            f"batch size {resolved.batch_size} is larger than the train split ({n_train} images)"
+            f"batch size {spec.batch_size} is larger than the train split ({n_train} images)"
         )
-    if data.train_l.shape[-1] != resolved.image_size:
+    if data.train_l.shape[-1] != spec.image_size:
         raise ColorbenchError(
-            f"prepared data is {data.train_l.shape[-1]} px but the run asks for {resolved.image_size} px"
+            f"prepared data is {data.train_l.shape[-1]} px but the run asks for {spec.image_size} px"
         )
-    writer_class = _tensorboard_writer_class() if resolved.tensorboard else None
+    device = resolve_device(options.device)
+    precision = resolve_precision(spec.precision, device)
+    writer_class = _tensorboard_writer_class() if options.tensorboard else None
 
     if progress is None:
         progress = verbose and sys.stderr.isatty()
-    directory = RunDirectory(run_dir, echo=verbose and not progress)
-    directory.claim(_run_record(resolved, plugin, data))
-    finished = directory.finished_summary()
-    if finished is not None:
+    directory = RunDirectory(run_dir)
+    directory.claim(run_record(spec, options, plugin, data))
+    directory.remove_orphan_tmp()
+    try:
+        finished = directory.read_summary()
+    except UnreadableRecordError:
+        finished = None  # damaged: the run's state is rebuilt from its checkpoint, or from scratch
+    if finished is not None and finished.status.finished:
         return finished
-    run = _Run(resolved, plugin, data, directory, progress)
+    run = _Run(spec, options, plugin, data, directory, device, precision, progress, verbose)
     if writer_class is not None:
-        run.writer = writer_class(log_dir=str(directory.tensorboard))
+        run.writer = writer_class(log_dir=str(directory.tensorboard_dir))
     try:
         return run.execute()
     finally:
@@ -85,20 +97,26 @@ def train_run(
             run.writer.close()
 
 
-def _run_record(config: RunConfig, plugin, data: PreparedData) -> dict[str, Any]:
-    version = plugin_version(plugin.name)
-    return {
-        "config": config.to_dict(),
-        "config_hash": config_hash(config, version),
-        "plugin": {
+def run_record(spec: RunSpec, options: RunOptions, plugin, data: PreparedData) -> RunRecord:
+    variant = plugin.variant(spec.variant)
+    return RunRecord(
+        run_id=spec.run_id,
+        generator=spec.generator,
+        variant=spec.variant,
+        spec=spec.to_dict(),
+        spec_hash=spec.spec_hash,
+        lineage=spec.lineage,
+        options=options.to_dict(),
+        plugin={
             "name": plugin.name,
             "description": plugin.description,
-            "trainable": plugin.trainable,
-            "manages_init": plugin.manages_init,
-            "version": version,
-            "variant_label": plugin.label(config.variant),
+            "variant_label": plugin.label(spec.variant),
+            "depth": variant.depth,
+            "trainable": plugin.is_trainable(spec.variant),
+            "manages_init": plugin.manages_own_init(spec.variant, spec.generator_options),
+            **spec.plugin,
         },
-        "data": {
+        data={
             "key": data.key,
             "path": str(data.path),
             "train": int(data.train_l.shape[0]),
@@ -106,137 +124,195 @@ def _run_record(config: RunConfig, plugin, data: PreparedData) -> dict[str, Any]
             "spec": data.meta.get("spec"),
             "format_version": data.meta.get("format_version"),
         },
-    }
+    )
 
 
 class _Run:
     def __init__(
-        self, config: RunConfig, plugin, data: PreparedData, directory: RunDirectory, progress: bool
+        self,
+        spec: RunSpec,
+        options: RunOptions,
+        plugin,
+        data: PreparedData,
+        directory: RunDirectory,
+        device: str,
+        precision: str,
+        progress: bool,
+        verbose: bool,
     ):
-        self.config, self.plugin, self.data, self.dir, self.progress = (
-            config,
-            plugin,
-            data,
-            directory,
-            progress,
-        )
-        self.device = config.device
-        self.autocast = _autocast_factory(self.device, config.precision)
+        self.spec, self.options, self.plugin, self.data, self.dir = spec, options, plugin, data, directory
+        self.device, self.precision, self.progress, self.verbose = device, precision, progress, verbose
+        self.autocast = _autocast_factory(device, precision)
+        self.trainable = plugin.is_trainable(spec.variant)
         self.writer = None
         self.history: list[dict[str, Any]] = []
+        self.per_image: list[dict[str, Any]] = []
         self.train_seconds = 0.0
         self.started = time.time()
+        self.image_ids = list(data.meta.get("val_files") or [str(i) for i in range(len(data.val_l))])
 
-        seed_everything(config.seed)
+        seed_everything(spec.seed)
         configure_threads()
-        self.generator = plugin.build_module(config.variant, config.image_size)
+        self.generator = plugin.build_module(spec.variant, spec.image_size, spec.generator_options)
         self.discriminator = PatchDiscriminator(in_channels=3)
-        if not plugin.manages_init:
-            init_weights(self.generator, config.init, config.init_gain)
-        init_weights(self.discriminator, config.init, config.init_gain)
-        prepare_modules(self.generator, self.discriminator, self.device)
+        targets = spec.init_targets
+        if targets in ("both", "generator") and not plugin.manages_own_init(
+            spec.variant, spec.generator_options
+        ):
+            init_weights(self.generator, spec.init, spec.init_gain)
+        if targets in ("both", "discriminator"):
+            init_weights(self.discriminator, spec.init, spec.init_gain)
+        prepare_modules(self.generator, self.discriminator, device)
 
         self.val_loader = BatchLoader(
             data.val_l,
             data.val_ab,
-            max(config.batch_size, 32),
+            max(spec.batch_size, 32),
             shuffle=False,
-            seed=config.seed,
+            seed=spec.seed,
             flip=False,
             drop_last=False,
-            device=self.device,
+            device=device,
         )
-        self.summary: dict[str, Any] = {
-            "status": "running",
-            "run_dir": str(directory.path),
-            "config_hash": config_hash(config, plugin_version(plugin.name)),
-            "generator": plugin.name,
-            "variant": config.variant,
-            "epochs": config.epochs,
-            "versions": _versions(plugin.name),
-            "device": self.device,
-            "device_name": _device_name(self.device),
-            "precision": config.precision,
-            "data_placement": self.val_loader.placement,
-        }
+        self.summary = Summary(
+            Status.RUNNING,
+            run_id=spec.run_id,
+            generator=plugin.name,
+            variant=spec.variant,
+            epochs=spec.epochs,
+            versions=_versions(spec),
+            device=device,
+            device_name=device_name(device),
+            precision=precision,
+            data_placement=self.val_loader.placement,
+            hardware=hardware_record(device),
+        )
+
+    def say(self, line: str) -> None:
+        """One line to train.log and, when verbose, to stdout (above a progress bar, if one shows)."""
+        self.dir.log(line)
+        if self.verbose:
+            tqdm.write(line, file=sys.stdout)
 
     # ------------------------------------------------------------------ the whole run
-    def execute(self) -> dict[str, Any]:
-        if self.plugin.trainable:
+    def execute(self) -> Summary:
+        self.say(
+            f"run {self.dir.path}: {self.plugin.name} {self.spec.variant}, {self.spec.image_size} px, "
+            f"{self.spec.epochs} epochs, seed {self.spec.seed}, device {self.device}, "
+            f"precision {self.precision}"
+        )
+        if self.trainable:
             self.train()
         else:
             self.dir.write_summary(self.summary)
-            self.dir.log(f"{self.plugin.name} is not trainable: evaluating without training")
-        if self.summary["status"] == "running":
+            self.say(f"{self.plugin.name} {self.spec.variant} is not trainable: evaluating without training")
+        if self.summary.status is Status.RUNNING:
             self.finish()
-        self.summary["baseline_gray"] = gray_baseline(self.val_loader, self.device)
-        self.summary["train_seconds"] = self.train_seconds
+        gray = ensure_gray_baseline(
+            self.dir.path.parent,
+            self.data,
+            self.val_loader,
+            self.image_ids,
+            self.device,
+            self.options.num_samples,
+        )
+        self.summary.baseline_gray = gray
+        self.summary.train_seconds = self.train_seconds
         trained = sum(r["train_images"] for r in self.history)
-        self.summary["images_per_s"] = trained / self.train_seconds if self.train_seconds else None
-        self.summary["wall_seconds_this_session"] = time.time() - self.started
+        self.summary.images_per_s = trained / self.train_seconds if self.train_seconds else None
+        self.summary.wall_seconds_this_session = time.time() - self.started
         self.dir.write_summary(self.summary)
-        self.dir.log(f"{self.summary['status']}: {self.dir.path}")
+        self.say(f"{self.summary.status.value}: {self.dir.path}")
         return self.summary
 
     def train(self) -> None:
+        betas = tuple(self.spec.betas)
         self.opt_g, self.opt_d = make_optimizers(
-            self.generator, self.discriminator, self.config.lr, self.device
+            self.generator, self.discriminator, self.spec.lr, self.device, betas
         )
         start_epoch = self.resume() + 1
         self.dir.write_summary(self.summary)
         train_loader = BatchLoader(
             self.data.train_l,
             self.data.train_ab,
-            self.config.batch_size,
-            shuffle=True,
-            seed=self.config.seed,
+            self.spec.batch_size,
+            shuffle=self.spec.train_order == "shuffled",
+            seed=self.spec.seed,
             flip=True,
             drop_last=True,
             device=self.device,
         )
-        self.summary["data_placement"] = train_loader.placement
-        gan_loss = GANLoss(self.config.gan_mode)
+        self.summary.data_placement = train_loader.placement
+        gan_loss = GANLoss(self.spec.gan_mode)
         try:
-            for epoch in range(start_epoch, self.config.epochs + 1):
+            for epoch in range(start_epoch, self.spec.epochs + 1):
                 means, seconds = self.train_epoch(epoch, train_loader, gan_loss)
                 if means is None:
-                    self.summary.update(_diverged(epoch, self.history))
-                    self.dir.log(f"epoch {epoch}: a loss became NaN or infinite; run marked diverged")
+                    self.summary.status = Status.DIVERGED
+                    self.summary.diverged_epoch = epoch
+                    self.summary.epochs_completed = len(self.history)
+                    last = self.history[-1] if self.history else None
+                    self.summary.last_finite_losses = {k: last[k] for k in LOSS_NAMES} if last else None
+                    self.say(f"epoch {epoch}: a loss became NaN or infinite; run marked diverged")
                     return
                 self.end_epoch(epoch, means, seconds)
         except KeyboardInterrupt:
-            self.summary.update(
-                status="interrupted", epochs_completed=len(self.history), train_seconds=self.train_seconds
-            )
+            self.summary.status = Status.INTERRUPTED
+            self.summary.epochs_completed = len(self.history)
+            self.summary.train_seconds = self.train_seconds
             self.dir.write_summary(self.summary)
-            self.dir.log(f"interrupted; resumes after epoch {len(self.history)}")
+            self.say(f"interrupted; resumes after epoch {len(self.history)}")
             raise
 
     def resume(self) -> int:
         """Load the checkpoint if there is one; returns the last complete epoch (0 if none)."""
-        if not self.dir.checkpoint.exists():
+        if not self.dir.has_checkpoint():
+            self._start_over_files()
             return 0
-        state = load_checkpoint(self.dir.checkpoint)
+        try:
+            state = self.dir.load_checkpoint(trust=self.options.trust_checkpoint)
+        except (DamagedCheckpointError, UnsafeCheckpointError) as exc:
+            self.summary.restarted_from_scratch = str(exc)
+            self.say(f"{exc}; the run starts again from scratch")
+            self.dir.discard_checkpoint()
+            self._start_over_files()
+            return 0
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         set_rng_state(state["rng"])
-        self.history = state["history"]
-        self.train_seconds = state["train_seconds"]
-        self.dir.write_metrics(self.history)  # the log follows the checkpoint
-        self.dir.log(f"resuming {self.dir.path.name} after epoch {state['epoch']}")
-        return state["epoch"]
+        self.history = list(state["history"])
+        self.train_seconds = float(state["train_seconds"])
+        epoch = int(state["epoch"])
+        # The logs follow the checkpoint: epochs after it are trained again, identically.
+        self.dir.write_history(self.history)
+        try:
+            frame = self.dir.read_per_image()
+        except UnreadableRecordError:
+            frame = None
+        if frame is not None:
+            self.per_image = frame[frame["epoch"] <= epoch].to_dict("records")
+            self._write_per_image()
+        self.say(f"resuming {self.dir.path.name} after epoch {epoch}")
+        return epoch
+
+    def _start_over_files(self) -> None:
+        self.history, self.per_image = [], []
+        self.dir.write_history([])
+        self.dir.per_image_path.unlink(missing_ok=True)
 
     def train_epoch(self, epoch: int, loader: BatchLoader, gan_loss: GANLoss):
         """One epoch; returns (weighted means, seconds), or (None, seconds) if a loss went NaN/inf."""
+        from colorbench.metrics import MeanAccumulator
+
         self.generator.train()
         self.discriminator.train()
         loader.set_epoch(epoch)
-        means = WeightedMeans()
+        means = MeanAccumulator()
         bar = tqdm(
             total=len(loader),
-            desc=f"epoch {epoch}/{self.config.epochs}",
+            desc=f"epoch {epoch}/{self.spec.epochs}",
             disable=not self.progress,
             leave=False,
             file=sys.stderr,
@@ -251,14 +327,14 @@ class _Run:
                 self.opt_d,
                 l_norm,
                 ab_true,
-                self.config.lambda_l1,
+                self.spec.lambda_l1,
                 self.autocast,
             )
             means.update(losses, l_norm.shape[0])
             if step % LOG_EVERY_STEPS == 0:
                 if not means.all_finite():
                     break
-                current = means.means()
+                current = means.compute()
                 bar.set_postfix(G=f"{current['loss_G']:.3f}", D=f"{current['loss_D']:.3f}")
             bar.update(1)
         bar.close()
@@ -267,20 +343,19 @@ class _Run:
         seconds = time.perf_counter() - t0
         return (means if means.all_finite() else None), seconds
 
-    def end_epoch(self, epoch: int, means: WeightedMeans, seconds: float) -> None:
+    def end_epoch(self, epoch: int, means, seconds: float) -> None:
         row: dict[str, Any] = {
             "epoch": epoch,
-            **means.means(),
+            **means.compute(),
             "train_images": means.count,
             "wall_time_s": seconds,
             "images_per_s": means.count / seconds,
         }
-        if self.config.eval_every and epoch % self.config.eval_every == 0 and epoch != self.config.epochs:
-            row.update(self.evaluate())
+        if self.options.eval_every and epoch % self.options.eval_every == 0 and epoch != self.spec.epochs:
+            row.update(self.evaluate(epoch).means)
         self.history.append(row)
         self.train_seconds += seconds
-        save_checkpoint(
-            self.dir.checkpoint,
+        self.dir.save_checkpoint(
             {
                 "epoch": epoch,
                 "generator": self.generator.state_dict(),
@@ -290,12 +365,12 @@ class _Run:
                 "rng": rng_state(),
                 "history": self.history,
                 "train_seconds": self.train_seconds,
-                "config_hash": self.summary["config_hash"],
-            },
+                "spec_hash": self.spec.spec_hash,
+            }
         )
-        self.dir.write_metrics(self.history)
-        self.dir.log(
-            f"epoch {epoch}/{self.config.epochs} {_format_losses({k: row[k] for k in LOSS_NAMES})} "
+        self.dir.write_history(self.history)
+        self.say(
+            f"epoch {epoch}/{self.spec.epochs} {_format_losses({k: row[k] for k in LOSS_NAMES})} "
             f"{row['images_per_s']:.1f} img/s {seconds:.1f}s"
         )
         if self.writer is not None:
@@ -303,46 +378,60 @@ class _Run:
                 if key != "epoch":
                     self.writer.add_scalar(key, value, epoch)
 
-    def evaluate(self) -> dict[str, float]:
-        return evaluate(
+    def evaluate(self, epoch: int) -> Evaluation:
+        result = evaluate(
             self.generator,
-            self.discriminator if self.plugin.trainable else None,
+            self.discriminator if self.trainable else None,
             self.val_loader,
             device=self.device,
-            gan_mode=self.config.gan_mode,
-            lambda_l1=self.config.lambda_l1,
+            gan_mode=self.spec.gan_mode,
+            lambda_l1=self.spec.lambda_l1,
             autocast=self.autocast,
+            discriminator_mode=self.spec.val_discriminator,
         )
+        self.per_image = [r for r in self.per_image if r["epoch"] != epoch]
+        self.per_image.extend(per_image_rows(epoch, self.image_ids, result.per_image))
+        self._write_per_image()
+        return result
+
+    def _write_per_image(self) -> None:
+        import pandas as pd
+
+        self.dir.write_per_image(pd.DataFrame(self.per_image))
 
     def finish(self) -> None:
-        """Final evaluation on the whole val split and the fixed sample images."""
-        final = self.evaluate()
+        """Final evaluation on the whole val split, and the predictions of the first val images."""
+        epoch = len(self.history)
+        final = self.evaluate(epoch)
         if self.history:
-            self.history[-1].update(final)
-            self.dir.write_metrics(self.history)
-        n_samples = min(self.config.num_samples, int(self.data.val_l.shape[0]))
-        sample_files: list[str] = []
-        if n_samples:
-            sample_files, grid = save_samples(
-                self.generator,
-                torch.from_numpy(self.data.val_l[:n_samples].astype("float32")),
-                torch.from_numpy(self.data.val_ab[:n_samples].astype("float32")),
-                self.dir.samples,
-                device=self.device,
-                autocast=self.autocast,
-            )
-            if self.writer is not None:
-                self.writer.add_image("samples (grey, prediction, truth)", grid, len(self.history))
-        self.summary.update(
-            status="completed",
-            epochs_completed=len(self.history),
-            final_train=({k: self.history[-1][k] for k in LOSS_NAMES} if self.history else None),
-            final_val=final,
-            samples=sample_files,
-        )
+            self.history[-1].update(final.means)
+            self.dir.write_history(self.history)
+        self.summary.samples = self.save_samples()
+        self.summary.status = Status.COMPLETED
+        self.summary.epochs_completed = epoch
+        self.summary.final_train = {k: self.history[-1][k] for k in LOSS_NAMES} if self.history else None
+        self.summary.final_val = final.means
         if self.writer is not None:
-            for key, value in final.items():
-                self.writer.add_scalar(f"final/{key}", value, len(self.history))
+            for key, value in final.means.items():
+                self.writer.add_scalar(f"final/{key}", value, epoch)
+
+    def save_samples(self) -> list[str]:
+        from torchvision.utils import make_grid, save_image
+
+        n = min(self.options.num_samples, int(self.data.val_l.shape[0]))
+        if not n:
+            return []
+        l_norm = torch.from_numpy(self.data.val_l[:n].astype("float32"))
+        rgb = predict_rgb(self.generator, l_norm, device=self.device, autocast=self.autocast)
+        self.dir.samples_dir.mkdir(parents=True, exist_ok=True)
+        names = []
+        for i in range(n):
+            path = self.dir.sample_path(i)
+            save_image(rgb[i], path)
+            names.append(path.name)
+        if self.writer is not None:
+            self.writer.add_image("samples (prediction)", make_grid(rgb, nrow=8), len(self.history))
+        return names
 
 
 # ---------------------------------------------------------------------- helpers
@@ -352,33 +441,17 @@ def _autocast_factory(device: str, precision: str) -> Callable[[], contextlib.Ab
     return contextlib.nullcontext
 
 
-def _versions(plugin_name: str) -> dict[str, str]:
+def _versions(spec: RunSpec) -> dict[str, str]:
     return {
         "colorbench": colorbench.__version__,
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "plugin": plugin_version(plugin_name),
+        "plugin": str(spec.plugin.get("version")),
     }
-
-
-def _device_name(device: str) -> str:
-    if device == "cuda":
-        return torch.cuda.get_device_name()
-    return f"{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
 
 
 def _format_losses(losses: dict[str, float]) -> str:
     return " ".join(f"{k.removeprefix('loss_')}={v:.4f}" for k, v in losses.items())
-
-
-def _diverged(epoch: int, history: list[dict[str, Any]]) -> dict[str, Any]:
-    last = history[-1] if history else None
-    return {
-        "status": "diverged",
-        "diverged_epoch": epoch,
-        "epochs_completed": len(history),
-        "last_finite_losses": {k: last[k] for k in LOSS_NAMES} if last else None,
-    }
 
 
 def _tensorboard_writer_class():

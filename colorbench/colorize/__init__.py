@@ -1,0 +1,1 @@
+"""Colorize photos with a trained run's generator (``colorbench colorize``)."""

@@ -1,0 +1,35 @@
+"""The results store: one package owns its layout, its records and every read and write of them.
+
+    <store>/
+      studies/<name>.json       study records (``studies.py``; schema ``records.StudyRecord``)
+      <run_id>/                 one directory per run (``rundir.py``; schemas ``RunRecord``, ``Summary``)
+      baselines/<data key>/     the gray baseline of one data split, written once (``baselines.py``)
+
+Format: docs/results-store.md. Nothing outside this package opens a file of a run directory.
+Importing it is light (no torch): the checkpoint code is imported when a checkpoint is touched.
+"""
+
+from colorbench.store.atomic import atomic_write_bytes, atomic_write_json, atomic_write_jsonl
+from colorbench.store.locks import RunBusy, run_lock, wait_for_run
+from colorbench.store.records import RunRecord, StudyRecord, Summary, UnreadableRecordError
+from colorbench.store.rundir import RunDirectory
+from colorbench.store.status import Status
+from colorbench.store.studies import StudyNameTakenError, check_study_name, list_studies
+
+__all__ = [
+    "RunBusy",
+    "RunDirectory",
+    "RunRecord",
+    "Status",
+    "StudyNameTakenError",
+    "StudyRecord",
+    "Summary",
+    "UnreadableRecordError",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_jsonl",
+    "check_study_name",
+    "list_studies",
+    "run_lock",
+    "wait_for_run",
+]

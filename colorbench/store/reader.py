@@ -1,0 +1,272 @@
+"""Read a results store into one table: a row per (study, setting, generator, seed).
+
+Nothing here trains, imports a network or asks a plugin anything: labels, descriptions and the row
+order come from the study record (written at planning) and the runs' own records. Whatever a run
+directory lacks (not started, diverged, interrupted, damaged records) shows up as the row's
+``status`` and ``reason`` with empty numbers, never as an exception: a store in the middle of a
+study must still report. Only a store that is missing, or a study record that is not one, raises
+:class:`ColorbenchError` (one line). Study records of format 1 (no labels per generator) get their
+labels from the factor table (``colorbench.factors``), as format 2 records were given theirs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from colorbench.errors import ColorbenchError
+from colorbench.factors import BASELINE_LABEL, FACTORS, level_label, level_rank, level_text, row_order_key
+from colorbench.store.records import StudyRecord, UnreadableRecordError
+from colorbench.store.rundir import RunDirectory
+from colorbench.store.status import Status
+from colorbench.store.studies import list_studies, read_study
+
+LOSS_KEYS = ("loss_D_fake", "loss_D_real", "loss_D", "loss_G_GAN", "loss_G_L1", "loss_G")
+GRAY_PREFIX = "gray_"  # columns of the grey (ab = 0) baseline on the same val split
+VERSION_PREFIX = "version_"
+FIRST_COLUMNS = [
+    "study",
+    "generator",
+    "order",
+    "setting",
+    "label",
+    "change",
+    "factor",
+    "level",
+    "seed",
+    "status",
+    "reason",
+    "run_id",
+]
+
+
+def store_root(out_dir: str | Path) -> Path:
+    root = Path(out_dir)
+    if not root.is_dir():
+        raise ColorbenchError(f"no results store at {root} (write one with: colorbench run --out {root})")
+    return root
+
+
+# --------------------------------------------------------------------------- one row
+def _numbers(mapping: Any, prefix: str = "") -> dict[str, float]:
+    if not isinstance(mapping, dict):
+        return {}
+    return {
+        prefix + k: float(v)
+        for k, v in mapping.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+
+
+def _run_row(study: StudyRecord, entry: dict, setting: dict, root: Path) -> dict[str, Any]:
+    run_id = entry.get("run_id")
+    run = RunDirectory(root / run_id) if isinstance(run_id, str) and run_id else None
+    record_status = (
+        Status.parse(entry.get("status") or "planned") if entry.get("status") != "planned" else None
+    )
+    level = setting.get("level")
+    row: dict[str, Any] = {
+        "study": study.name,
+        "generator": entry["generator"],
+        "setting": entry["setting"],
+        "factor": setting.get("factor"),
+        "level": json.dumps(level) if isinstance(level, (dict, list)) else level,
+        "changes": json.dumps(setting.get("changes") or {}, sort_keys=True),
+        "seed": entry["seed"],
+        "run_id": run_id,
+        "run_dir": str(run.path) if run is not None and run.exists() else None,
+    }
+    # Without a run directory (infeasible, not started) the setting's own changes are all we know.
+    row.update({k: v for k, v in (setting.get("changes") or {}).items() if not isinstance(v, dict)})
+    if record_status is not None and record_status.never_trained:
+        row.update(status=record_status.value, reason=entry.get("reason"))
+        return row
+    if run is None:
+        row.update(status=Status.NOT_STARTED.value, reason=None)
+        return row
+    status, detail = run.state()
+    row.update(status=status.value, reason=detail)
+    problems = [detail] if status is Status.UNREADABLE else []
+    try:
+        record = run.read_record() if run.has_record() else None
+    except UnreadableRecordError as exc:
+        record, problems = None, [*problems, str(exc)]
+    if record is not None:
+        row.update(record.table_fields())
+        plugin = record.plugin
+        row["variant_label"] = plugin.get("variant_label")
+        row["plugin_description"] = plugin.get("description")
+        row["plugin_fingerprint"] = plugin.get("fingerprint")
+        data = record.data
+        spec = data.get("spec") or {}
+        row.update(
+            data_source=spec.get("source"),
+            data_root=spec.get("root"),
+            data_key=data.get("key"),
+            data_format=data.get("format_version"),
+            n_train=data.get("train"),
+            n_val=data.get("val"),
+        )
+    if problems:
+        row.update(status=Status.UNREADABLE.value, reason="; ".join(dict.fromkeys(problems)))
+    if status is Status.UNREADABLE:
+        return row
+    summary = run.read_summary() if status is not Status.NOT_STARTED else None
+    if summary is None:
+        return row
+    for key in ("epochs_completed", "diverged_epoch", "train_seconds", "images_per_s", "device_name"):
+        row[key] = getattr(summary, key)
+    for key in ("device", "precision"):
+        row[key] = getattr(summary, key) or row.get(key)
+    row.update(_numbers(summary.final_train))
+    row.update(_numbers(summary.final_val))
+    row.update(_numbers(summary.baseline_gray, GRAY_PREFIX))
+    row.update({VERSION_PREFIX + k: v for k, v in summary.versions.items()})
+    row["samples"] = ",".join(summary.samples) if summary.samples else None
+    return row
+
+
+# --------------------------------------------------------------------------- labels and order
+def _legacy_settings(study: StudyRecord, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Format 1: one settings list for all generators, labels from the factor table (as format 2)."""
+    out = []
+    for generator in dict.fromkeys(r["generator"] for r in rows):
+        mine = [r for r in rows if r["generator"] == generator]
+        variant_labels = {r.get("variant"): r.get("variant_label") for r in mine if r.get("variant_label")}
+        baseline = next((r for r in mine if r["factor"] is None and r.get("run_dir")), {})
+        used = {r["setting"] for r in mine}
+        per_side: dict[tuple, int] = {}
+        entries = []
+        for appearance, setting in enumerate(s for s in study.settings if s["id"] in used):
+            factor = FACTORS.get(setting.get("factor"))
+            level = (setting.get("changes") or {}).get(factor.field, setting.get("level")) if factor else None
+            side = None
+            if factor is not None and isinstance(level, (int, float)):
+                side = (factor.name, level < (baseline.get(factor.field) or 0))
+                per_side[side] = per_side.get(side, 0) + 1
+            entries.append((appearance, setting, factor, level, side))
+        for appearance, setting, factor, level, side in entries:
+            if setting.get("factor") is None:
+                label, rank = BASELINE_LABEL, ()
+            elif factor is None:  # a grid cell or a factor this reader does not know: the record's words
+                label, rank = str(setting.get("label") or setting["id"]), ()
+            elif (
+                baseline.get(factor.field) is None
+                and not factor.level_labels
+                and not factor.from_plugin_depth
+            ):
+                label, rank = str(setting.get("label") or setting["id"]), level_rank(factor, level)
+            else:
+                label = level_label(
+                    factor,
+                    level,
+                    baseline.get(factor.field),
+                    variant_label=lambda v, labels=variant_labels: labels.get(v) or str(v),
+                    same_side=per_side.get(side, 1) if side else 1,
+                )
+                rank = level_rank(factor, level)
+            key = row_order_key(setting.get("factor"), rank, appearance)
+            out.append({**setting, "generator": generator, "label": label, "_key": key})
+    out.sort(key=lambda s: (s["generator"], s["_key"]))
+    return [{k: v for k, v in s.items() if k != "_key"} for s in out]
+
+
+def _change_text(setting: dict) -> str:
+    changes = setting.get("changes") or {}
+    if not changes:
+        return "baseline"
+    return ", ".join(f"{k} = {level_text(v)}" for k, v in changes.items())
+
+
+def _add_labels(rows: list[dict[str, Any]], settings: list[dict[str, Any]]) -> None:
+    """Fill ``label``, ``change`` and ``order`` (the row's position in its generator's table)."""
+    position: dict[tuple[str, str], int] = {}
+    labels: dict[tuple[str, str], dict] = {}
+    for setting in settings:
+        key = (setting["generator"], setting["id"])
+        if key not in position:
+            position[key] = sum(1 for g, _ in position if g == setting["generator"])
+            labels[key] = setting
+    for row in rows:
+        key = (row["generator"], row["setting"])
+        setting = labels.get(key, {"id": row["setting"], "label": row["setting"]})
+        row["label"] = str(setting.get("label") or row["setting"])
+        row["change"] = _change_text(setting)
+        row["order"] = position.get(key, len(position))
+
+
+# --------------------------------------------------------------------------- public
+def _study_settings(study: StudyRecord) -> dict[str, dict]:
+    return {s["id"]: s for s in study.settings}
+
+
+def load_runs(
+    out_dir: str | Path, studies: list[str] | None = None, *, include_stale: bool = False
+) -> pd.DataFrame:
+    """One row per (study, setting, generator, seed), in each study's table order.
+
+    Columns: identification (:data:`FIRST_COLUMNS`), the run's settings (``lr``, ``batch_size``,
+    ``init``, ``variant``, ``epochs``, ``image_size``, ``data_*`` ...), data counts (``n_train``,
+    ``n_val``), final-epoch training losses (``loss_G_GAN``, ``loss_G_L1``, ``loss_G``, and D's),
+    final val losses and metrics (``val_loss_*``, ``l1_ab``, ``psnr``, ...), the grey baseline's
+    metrics (``gray_l1_ab``, ...), timings, device, precision and ``version_*``. Numbers a run does
+    not have are NaN. ``studies=None`` reads every study in the store. ``include_stale``: also the
+    runs a plugin change superseded (status ``stale``), next to their replacements.
+    """
+    root = store_root(out_dir)
+    names = list_studies(root) if studies is None else list(studies)
+    if not names:
+        raise ColorbenchError(f"no study records in {root / 'studies'} (write one with: colorbench run)")
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        study = read_study(root, name)
+        by_id = _study_settings(study)
+        study_rows = []
+        for entry in study.runs:
+            setting = next(
+                (
+                    s
+                    for s in study.settings
+                    if s["id"] == entry["setting"] and s.get("generator") == entry["generator"]
+                ),
+                by_id.get(entry["setting"], {"id": entry["setting"]}),
+            )
+            study_rows.append(_run_row(study, entry, setting, root))
+            if include_stale:
+                for old in entry.get("superseded") or []:
+                    stale = _run_row(study, {**entry, "run_id": old}, setting, root)
+                    if stale["status"] == Status.COMPLETED.value:
+                        stale.update(status=Status.STALE.value, reason=f"superseded by {entry.get('run_id')}")
+                    study_rows.append(stale)
+        settings = (
+            study.settings
+            if study.format_version >= 2 and all("generator" in s for s in study.settings)
+            else _legacy_settings(study, study_rows)
+        )
+        _add_labels(study_rows, settings)
+        rows.extend(study_rows)
+    if not rows:
+        return pd.DataFrame(columns=FIRST_COLUMNS)
+    frame = pd.DataFrame(rows)
+    # A column of ints with gaps (a run without config.json) would turn float; keep it integer.
+    for column in frame.columns:
+        present = [row[column] for row in rows if row.get(column) is not None]
+        if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+            frame[column] = frame[column].astype("Int64")
+    if frame["seed"].dtype != "Int64":
+        frame["seed"] = pd.to_numeric(frame["seed"], errors="coerce").astype("Int64")
+    frame = frame.sort_values(["study", "generator", "order", "seed"], kind="stable", ignore_index=True)
+    rest = [c for c in frame.columns if c not in FIRST_COLUMNS]
+    return frame[[c for c in FIRST_COLUMNS if c in frame.columns] + rest]
+
+
+def load_study(out_dir: str | Path, name: str) -> StudyRecord:
+    """The study record ``name`` of the store at ``out_dir`` (one-line errors)."""
+    return read_study(store_root(out_dir), name)
+
+
+def study_names(out_dir: str | Path) -> list[str]:
+    return list_studies(store_root(out_dir))

@@ -1,0 +1,249 @@
+"""A run's directory: the only code that knows its file names and how each is written and read.
+
+config.json     what the run is (:class:`~colorbench.store.records.RunRecord`): spec, plugin, data
+summary.json    how it stands and what it measured (:class:`~colorbench.store.records.Summary`)
+metrics.jsonl   one row per completed epoch: the six training losses, wall time, images/s, and
+                val metrics on the epochs they were computed
+per_image.parquet   val metrics per image at every evaluation (epoch, image_id, metrics)
+checkpoint.pt   models, optimisers, epoch, RNG states, history (weights-only loadable)
+train.log       the plain per-epoch log
+error.log       the traceback of the last failure
+samples/        predictions for the first val images (``NNN_pred.png``, NNN = val index)
+tensorboard/    event files, when asked for
+.lock, .lock.owner   held while a process trains the run (``locks.py``)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from colorbench.errors import ColorbenchError
+from colorbench.store.atomic import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, is_orphan_tmp
+from colorbench.store.locks import LOCK_NAME, OWNER_NAME, is_locked
+from colorbench.store.records import RunRecord, Summary, UnreadableRecordError
+from colorbench.store.status import Status
+
+CONFIG = "config.json"
+SUMMARY = "summary.json"
+METRICS = "metrics.jsonl"
+PER_IMAGE = "per_image.parquet"
+CHECKPOINT = "checkpoint.pt"
+LOG = "train.log"
+ERROR_LOG = "error.log"
+SAMPLES = "samples"
+TENSORBOARD = "tensorboard"
+_KEEP_ON_CLEAR = (LOCK_NAME, OWNER_NAME)
+
+
+def sample_name(index: int, kind: str = "pred") -> str:
+    """File name of a saved val image: ``007_pred.png`` (kind: pred; input and truth in baselines)."""
+    return f"{index:03d}_{kind}.png"
+
+
+class RunDirectory:
+    """One run directory of a results store."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    def exists(self) -> bool:
+        return self.path.is_dir()
+
+    # ------------------------------------------------------------------ records
+    def read_record(self) -> RunRecord:
+        """config.json; :class:`UnreadableRecordError` if missing or malformed."""
+        path = self.path / CONFIG
+        if not path.exists():
+            raise UnreadableRecordError(path, "missing")
+        return RunRecord.read(path)
+
+    def has_record(self) -> bool:
+        return (self.path / CONFIG).exists()
+
+    def claim(self, record: RunRecord) -> None:
+        """Write config.json, or check that the directory already holds this very run.
+
+        A damaged config.json of the same run id is rewritten (it describes this run anyway).
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        path = self.path / CONFIG
+        if path.exists():
+            try:
+                existing = RunRecord.read(path)
+            except UnreadableRecordError:
+                existing = None
+            if existing is not None:
+                if existing.spec_hash != record.spec_hash:
+                    raise ColorbenchError(f"{self.path} holds a different run; choose another directory")
+                return
+        atomic_write_json(path, record.to_dict())
+
+    def read_summary(self) -> Summary | None:
+        """summary.json, or None when the run has none yet; :class:`UnreadableRecordError` if damaged."""
+        path = self.path / SUMMARY
+        if not path.exists():
+            return None
+        return Summary.read(path)
+
+    def write_summary(self, summary: Summary) -> None:
+        atomic_write_json(self.path / SUMMARY, summary.to_dict())
+
+    def write_failure(self, error: str, traceback_text: str | None = None) -> None:
+        """Record on the run itself that it failed (the study goes on); keeps what the summary had."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            summary = self.read_summary() or Summary(Status.FAILED)
+        except UnreadableRecordError:
+            summary = Summary(Status.FAILED)
+        lines = error.strip().splitlines()
+        summary.status, summary.error = Status.FAILED, lines[-1] if lines else "failed"
+        self.write_summary(summary)
+        if traceback_text:
+            (self.path / ERROR_LOG).write_text(traceback_text)
+
+    # ------------------------------------------------------------------ history
+    def read_history(self) -> tuple[list[dict[str, Any]], int]:
+        """metrics.jsonl rows and the number of unreadable lines skipped (a torn or damaged line)."""
+        try:
+            lines = (self.path / METRICS).read_text().splitlines()
+        except FileNotFoundError:
+            return [], 0
+        except (OSError, UnicodeDecodeError):
+            return [], 1
+        rows, bad = [], 0
+        for line in lines:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                bad += 1
+                continue
+            if isinstance(row, dict) and "epoch" in row:
+                rows.append(row)
+            else:
+                bad += 1
+        return rows, bad
+
+    def write_history(self, history: list[dict[str, Any]]) -> None:
+        # Rewritten whole from the checkpoint's history, so it never disagrees with the checkpoint.
+        atomic_write_jsonl(self.path / METRICS, history)
+
+    def log(self, line: str) -> None:
+        with open(self.path / LOG, "a") as f:
+            f.write(line + "\n")
+
+    # ------------------------------------------------------------------ per-image metrics
+    @property
+    def per_image_path(self) -> Path:
+        return self.path / PER_IMAGE
+
+    def write_per_image(self, frame) -> None:
+        """The per-image table (pandas DataFrame), written atomically as Parquet."""
+        import io
+
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        atomic_write_bytes(self.per_image_path, buffer.getvalue())
+
+    def read_per_image(self):
+        """The per-image table, or None when the run has none (an older store, or not evaluated yet)."""
+        if not self.per_image_path.exists():
+            return None
+        import pandas as pd
+
+        try:
+            return pd.read_parquet(self.per_image_path)
+        except Exception as exc:  # pyarrow raises many kinds for a damaged file
+            raise UnreadableRecordError(self.per_image_path, f"{type(exc).__name__}: {exc}") from None
+
+    # ------------------------------------------------------------------ checkpoint
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / CHECKPOINT
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint_path.exists()
+
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        from colorbench.store.checkpoint import save_checkpoint
+
+        save_checkpoint(self.checkpoint_path, state)
+
+    def load_checkpoint(self, *, trust: bool = False) -> dict[str, Any]:
+        from colorbench.store.checkpoint import load_checkpoint
+
+        return load_checkpoint(self.checkpoint_path, trust=trust)
+
+    def discard_checkpoint(self) -> None:
+        self.checkpoint_path.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ other files
+    @property
+    def samples_dir(self) -> Path:
+        return self.path / SAMPLES
+
+    def sample_path(self, index: int, kind: str = "pred") -> Path:
+        return self.samples_dir / sample_name(index, kind)
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.path / TENSORBOARD
+
+    def is_locked(self) -> bool:
+        return is_locked(self.path)
+
+    def remove_orphan_tmp(self) -> list[Path]:
+        """Delete temporary files of atomic writes whose writer died (kill -9); returns them."""
+        removed = []
+        if self.path.is_dir():
+            for child in self.path.iterdir():
+                if child.is_file() and is_orphan_tmp(child):
+                    child.unlink(missing_ok=True)
+                    removed.append(child)
+        return removed
+
+    def clear(self) -> None:
+        """Forget everything but the lock (``--force``; call holding the lock)."""
+        for child in self.path.iterdir():
+            if child.name in _KEEP_ON_CLEAR:
+                continue
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> tuple[Status, str | None]:
+        """(status, detail) as found on disk now. Never raises for damaged records.
+
+        A summary that says ``running`` while no process holds the lock is a run that was killed:
+        it reads ``interrupted``. Detail: the epoch a resume continues after, a reason, or None.
+        """
+        if not self.exists():
+            return Status.NOT_STARTED, None
+        try:
+            summary = self.read_summary()
+        except UnreadableRecordError as exc:
+            return Status.UNREADABLE, str(exc)
+        history, _ = self.read_history()
+        if summary is None:
+            if self.has_checkpoint():
+                return Status.INTERRUPTED, f"resume after epoch {len(history)}"
+            return Status.NOT_STARTED, None
+        status = summary.status
+        if status is Status.RUNNING:
+            if self.is_locked():
+                return Status.RUNNING, None
+            status = Status.INTERRUPTED
+        if status is Status.INTERRUPTED:
+            if self.has_checkpoint():
+                return status, f"resume after epoch {len(history)}"
+            return status, "starts again (no checkpoint)"
+        if status is Status.FAILED:
+            return status, summary.error
+        if status is Status.DIVERGED:
+            return status, f"losses became NaN or infinite in epoch {summary.diverged_epoch or '?'}"
+        return status, None

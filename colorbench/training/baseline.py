@@ -1,0 +1,76 @@
+"""The gray baseline of a data split: computed once per split by the first run that needs it.
+
+It is the ``gray`` generator (ab = 0) put through the same :func:`evaluate` as every run, so
+there is one notion of the gray baseline; the store keeps it under ``baselines/<data key>/``
+with the grey inputs and ground truths of the first val images, which image grids show once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import torch
+
+from colorbench.data import BatchLoader, PreparedData
+from colorbench.store.baselines import BaselineDirectory
+from colorbench.store.rundir import sample_name
+from colorbench.training.evaluation import evaluate, truth_rgb
+
+GRAY_GENERATOR = "gray"
+
+
+def ensure_gray_baseline(
+    root: Path,
+    data: PreparedData,
+    val_loader: BatchLoader,
+    image_ids: list[str],
+    device: str,
+    num_samples: int,
+) -> dict[str, float]:
+    """The split's gray metrics (means), computed and written if the store lacks them."""
+    baseline = BaselineDirectory(root, data.key)
+    record = baseline.read_record()
+    n = min(num_samples, int(data.val_l.shape[0]))
+    if record is not None and len(record.get("samples", [])) >= 2 * n:
+        return record["means"]
+    with baseline.lock():
+        record = baseline.read_record()
+        if record is not None and len(record.get("samples", [])) >= 2 * n:
+            return record["means"]
+        from colorbench.models import get_generator
+
+        gray = get_generator(GRAY_GENERATOR)
+        module = gray.build_module(gray.default_variant, data.size).to(device)
+        result = evaluate(
+            module,
+            None,
+            val_loader,
+            device=device,
+            gan_mode="vanilla",
+            lambda_l1=0.0,
+            autocast=contextlib.nullcontext,
+        )
+        import pandas as pd
+
+        frame = pd.DataFrame({"image_id": image_ids, **result.per_image})
+        baseline.write(result.means, frame, image_ids, _sample_pngs(data, n))
+        return result.means
+
+
+def _sample_pngs(data: PreparedData, n: int) -> dict[str, bytes]:
+    from torchvision.utils import save_image
+
+    if not n:
+        return {}
+    l_norm = torch.from_numpy(data.val_l[:n].astype("float32"))
+    ab = torch.from_numpy(data.val_ab[:n].astype("float32"))
+    grey, truth = truth_rgb(l_norm, ab)
+    out = {}
+    for i in range(n):
+        for kind, images in (("input", grey), ("truth", truth)):
+            buffer = io.BytesIO()
+            save_image(images[i], buffer, format="png")
+            out[sample_name(i, kind)] = buffer.getvalue()
+    return out
