@@ -472,11 +472,11 @@ SLOW_PREPARE = textwrap.dedent(
         with say_lock:
             print(text, flush=True)
     real_decode, real_write_meta = images.decode_image, cache._write_meta
-    def slow_decode(path, size):
+    def slow_decode(path, size, **options):
         if stage == "decode":
             say("decoding")
             time.sleep(0.25)
-        return real_decode(path, size)
+        return real_decode(path, size, **options)
     def slow_write_meta(tmp, meta):
         real_write_meta(tmp, meta)
         if stage == "commit":

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from colorbench.models import (
     InfeasibleVariantError,
     PatchDiscriminator,
+    UnknownOptionError,
     UnknownVariantError,
     gray,
     unet,
     zhang,
 )
 from colorbench.models.contract import GeneratorPlugin, PluginContractError, contract_problem
+from colorbench.study.design import depth_levels
 
 SIZES = (32, 64, 96)
 BUILTINS = {"unet": unet.PLUGIN, "zhang": zhang.PLUGIN, "gray": gray.PLUGIN}
@@ -57,7 +60,7 @@ def test_study_defaults_and_flags():
     assert {"n_down_7", "n_down_8", "n_down_9"} <= set(unet.PLUGIN.variants)
     assert unet.PLUGIN.label("n_down_7") == "n_down = 7"
     assert zhang.PLUGIN.default_variant == "no_conv5_7"
-    assert set(zhang.PLUGIN.variants) == {"full", "no_conv5_7", "removal_348"}
+    assert set(zhang.PLUGIN.variants) == {"full", "no_conv5_7", "removal_348", "removal_348_layers"}
     assert gray.PLUGIN.trainable is False
     assert not any(p.manages_init for p in BUILTINS.values())
 
@@ -159,6 +162,93 @@ def test_zhang_parameter_counts():
     assert n_params(built(zhang.PLUGIN, "full")) == pytest.approx(32_236_011, rel=1e-3)
     assert n_params(built(zhang.PLUGIN, "no_conv5_7")) == 10_994_667  # reference sheet, exactly
     assert n_params(built(zhang.PLUGIN, "removal_348")) == 300_395
+    # The default less one 3x3 conv (weights + bias) in each of conv3 (256), conv4 (512), conv8 (256).
+    removed = sum(9 * c * c + c for c in (256, 512, 256))
+    assert removed == 3_539_968
+    assert n_params(built(zhang.PLUGIN, "removal_348_layers")) == 10_994_667 - removed == 7_454_699
+
+
+def test_zhang_depth_levels_of_the_study_are_unchanged():
+    # The layers factor takes the default's neighbours; the second reading of "removal 348" must
+    # not displace the study's levels, in declaration order (today's planner) or depth order.
+    assert zhang.PLUGIN.variant("removal_348_layers").depth is None
+    assert zhang.PLUGIN.depth_order() == ["removal_348", "no_conv5_7", "full"]
+    for order in (zhang.PLUGIN.depth_order(), list(zhang.PLUGIN.variants)):
+        assert set(depth_levels(order, "no_conv5_7")) == {"removal_348", "full"}
+    assert zhang.PLUGIN.label("removal_348_layers") == "removal 348, one layer each"
+
+
+def test_zhang_removal_348_layers_contents_and_shapes():
+    model = built(zhang.PLUGIN, "removal_348_layers").eval()
+    assert list(model.blocks) == ["conv1", "conv2", "conv3", "conv4", "conv8"]
+
+    def layers(block: str) -> list[nn.Module]:
+        return [m for m in model.blocks[block] if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+
+    assert [(m.out_channels, m.stride) for m in layers("conv3")] == [(256, (1, 1)), (256, (2, 2))]
+    assert [(m.in_channels, m.out_channels) for m in layers("conv4")] == [(256, 512), (512, 512)]
+    assert [type(m) for m in layers("conv8")] == [nn.ConvTranspose2d, nn.Conv2d]
+    assert model.to_bins.in_channels == 256
+    for size, batch in ((64, 2), (256, 1)):
+        assert zhang.PLUGIN.feasibility("removal_348_layers", size) is None
+        assert forward(model, size, batch)[1].shape == (batch, 2, size, size)
+    assert "divisible by 8" in zhang.PLUGIN.feasibility("removal_348_layers", 36)
+    with pytest.raises(ValueError, match="not in the network"):
+        zhang.ZhangGenerator(["conv1", "conv2"], one_conv_fewer=["conv3"])
+
+
+def test_zhang_units_option_is_declared_and_checked():
+    option = zhang.PLUGIN.options["units"]
+    assert option.default == "normalised" and option.choices == ("normalised", "eccv16")
+    assert zhang.PLUGIN.create("removal_348", 32).units == "normalised"
+    assert zhang.PLUGIN.create("removal_348", 32, {"units": "eccv16"}).units == "eccv16"
+    with pytest.raises(UnknownOptionError, match="units='raw': choose one of normalised, eccv16"):
+        zhang.PLUGIN.create("removal_348", 32, {"units": "raw"})
+
+
+def units_pair(variant: str) -> tuple[nn.Module, nn.Module]:
+    """The same weights in both units, in train mode as in a training step (BatchNorm normalises
+    with the batch's statistics, so the features are not shrunk by the untrained running ones)."""
+    torch.manual_seed(0)
+    normalised = zhang.PLUGIN.build_module(variant, 32, {"units": "normalised"})
+    eccv16 = zhang.PLUGIN.build_module(variant, 32, {"units": "eccv16"})
+    eccv16.load_state_dict(normalised.state_dict())  # same parameter names: units are not weights
+    return normalised.train(), eccv16.train()
+
+
+@pytest.mark.parametrize("variant", ["no_conv5_7", "removal_348"])
+def test_zhang_eccv16_units_are_the_original_scalings(variant):
+    normalised, eccv16 = units_pair(variant)
+    torch.manual_seed(1)
+    l_norm = torch.rand(2, 1, 32, 32) * 2 - 1  # what the harness gives: L/50 - 1
+    lightness = (l_norm + 1) * 50  # L* in [0, 100]
+    seen = []
+    eccv16.blocks["conv1"][0].register_forward_hook(lambda module, args, out: seen.append(args[0]))
+    with torch.no_grad():
+        expected = 110 * normalised((lightness - 50) / 100)  # eccv16.py: (L - 50)/100 in, x110 out
+        got = eccv16(l_norm)
+    assert torch.allclose(got, expected, rtol=1e-5, atol=1e-4)
+    assert torch.allclose(seen[0], (lightness - 50) / 100, atol=1e-6)  # what the first conv sees
+
+
+def test_zhang_eccv16_l1_against_normalised_targets_is_in_raw_units():
+    normalised, eccv16 = units_pair("no_conv5_7")
+    # A confident classifier (peaked softmax: large bin biases) whose 313 columns are colours in
+    # normalised units, as the original's bin centres / 110: the normalised network then predicts
+    # colours in the targets' range, as a trained one would (an untrained one predicts ~0).
+    with torch.no_grad():
+        normalised.to_ab.weight.uniform_(-0.5, 0.5)
+        normalised.to_bins.bias.normal_(0, 5)
+    eccv16.load_state_dict(normalised.state_dict())
+    torch.manual_seed(2)
+    l_norm = torch.rand(4, 1, 32, 32) * 2 - 1
+    targets = (torch.rand(4, 2, 32, 32) * 2 - 1) * 0.4  # ab/110 of moderately coloured pixels
+    with torch.no_grad():
+        l1_normalised = F.l1_loss(normalised(l_norm), targets).item()
+        l1_eccv16 = F.l1_loss(eccv16(l_norm), targets).item()
+    assert l1_normalised < 0.5  # both in ab/110
+    assert l1_eccv16 > 2.0  # more than any error between two colours in [-1, 1] can be
+    assert l1_eccv16 > 20 * l1_normalised  # measured: 12.1 against 0.215
 
 
 @pytest.mark.parametrize("variant", list(zhang.VARIANTS))

@@ -71,8 +71,14 @@ def cache_key(selection: Selection) -> str:
     That is: the format version, the source kind, the real path of the root (not for ``sample``,
     whose files are hashed by content so the cache survives reinstalling), the annotation file's
     real path, size and mtime, the categories, the train and val file lists in order with each
-    file's size and mtime, and size, limit, val fraction and seed. Changing any of them gives a
-    new key; nothing else does (cache dir, progress bar, working directory).
+    file's size and mtime, size, limit, val fraction and seed, and the resize mode and
+    keep-gray choice. Changing any of them gives a new key; nothing else does (cache dir, progress
+    bar, working directory).
+
+    ``resize`` and ``keep_gray`` enter the payload only when they differ from their defaults
+    (``crop``, ``False``): caches prepared before these options existed hold exactly what the
+    defaults produce, so their keys stay valid, while a non-default value adds a field to the
+    payload and so can never share a key with a default spec.
     """
     spec = selection.spec
     sample = spec.source == "sample"
@@ -93,6 +99,10 @@ def cache_key(selection: Selection) -> str:
         "train": [_file_identity(e, sample) for e in selection.train],
         "val": [_file_identity(e, sample) for e in selection.val],
     }
+    defaults = DataSpec()
+    for name in ("resize", "keep_gray"):
+        if getattr(spec, name) != getattr(defaults, name):
+            payload[name] = getattr(spec, name)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -215,7 +225,7 @@ def _check_enough(selection: Selection, meta: dict) -> None:
     raise ColorbenchError(
         f"of {selection.selected} selected images ({selection.found} found), {meta['used']} are usable "
         f"(skipped: {skipped}), giving {meta['train']} train and {meta['val']} val; each split needs at "
-        "least 1 colour image"
+        "least 1 usable image"
     )
 
 

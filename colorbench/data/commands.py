@@ -8,7 +8,7 @@ import time
 import click
 
 from colorbench.data.cache import PreparedData, load_prepared, locate, prepare
-from colorbench.data.spec import DataSpec
+from colorbench.data.spec import RESIZE_MODES, DataSpec
 
 
 def _data_options(command):
@@ -28,6 +28,19 @@ def _data_options(command):
             "--seed", type=int, default=123, show_default=True, help="Seed of the choice and split."
         ),
         click.option(
+            "--resize",
+            type=click.Choice(RESIZE_MODES),
+            default="crop",
+            show_default=True,
+            help="crop: shorter side to --size, centre square; squash: whole image to --size x --size "
+            "(aspect ratio not kept; the study's tutorial).",
+        ),
+        click.option(
+            "--keep-gray",
+            is_flag=True,
+            help="Keep grayscale images (as RGB, ab = 0) instead of skipping them (the study's tutorial).",
+        ),
+        click.option(
             "--cache-dir", default=None, help="Cache directory [$COLORBENCH_CACHE or ~/.cache/colorbench]."
         ),
     ]
@@ -36,7 +49,9 @@ def _data_options(command):
     return command
 
 
-def _spec(source, root, annotations, categories, size, limit, val_fraction, seed) -> DataSpec:
+def _spec(
+    source, root, annotations, categories, size, limit, val_fraction, seed, resize, keep_gray
+) -> DataSpec:
     return DataSpec(
         source=source,
         root=root,
@@ -46,6 +61,8 @@ def _spec(source, root, annotations, categories, size, limit, val_fraction, seed
         limit=limit,
         val_fraction=val_fraction,
         seed=seed,
+        resize=resize,
+        keep_gray=keep_gray,
     )
 
 
@@ -93,7 +110,15 @@ def data_group() -> None:
 @_data_options
 @click.option("-v", "--verbose", is_flag=True, help="List skipped and converted files.")
 def prepare_command(cache_dir, verbose, **spec_options) -> None:
-    """Decode, resize and convert a dataset once; later runs reuse the cache."""
+    """Decode, resize and convert a dataset once; later runs reuse the cache.
+
+    \b
+    By default images are resized so the shorter side is --size and centre-cropped, and grayscale
+    images are skipped. The study's tutorial instead squashes each whole image to a square and
+    keeps grayscale images (ab = 0 targets):
+      colorbench data prepare --source folder --root DIR --size 256 --resize squash --keep-gray
+    Each choice gives its own cache.
+    """
     spec = _spec(**spec_options)
     started = time.perf_counter()
     data = prepare(spec, cache_dir=cache_dir)

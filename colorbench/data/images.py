@@ -10,6 +10,10 @@ The rules (each outcome is counted and reported by ``prepare``; nothing is silen
 - skipped ``grayscale-rgb``: colour-mode files whose pixels are grey: after resizing and cropping,
   ``max |R - G|`` and ``max |G - B|`` over all pixels are both <= :data:`GRAY_TOLERANCE` (8-bit).
   The tolerance absorbs JPEG rounding of grey photos saved as RGB; a colour photo differs by far more;
+- with ``keep_gray=True`` (the study's tutorial, which converts every file to RGB and keeps it)
+  neither is skipped: converted ``grayscale-kept`` (a grayscale mode expanded to RGB; 16/32-bit
+  grey is scaled, not clipped, to 8 bits; grey with alpha is composited on white as colour is) and
+  ``grayscale-rgb-kept`` (a colour file with grey pixels, kept as it is). Their ab targets are 0;
 - converted ``exif-rotated``: EXIF orientation 2-8 applied (``ImageOps.exif_transpose``);
 - converted ``16-bit``: 16 bits per channel reduced to 8;
 - converted ``palette``: palette (P/PA) expanded to RGB;
@@ -19,10 +23,14 @@ The rules (each outcome is counted and reported by ``prepare``; nothing is silen
   under transparent pixels is often arbitrary (black), so simply dropping alpha would invent colours;
 - converted ``other-mode``: any other colour mode (YCbCr, LAB, HSV, RGBX ...) converted by PIL.
 
-The result is resized so the shorter side is ``size`` (bicubic, antialiased: PIL widens the
-filter when reducing) and centre-cropped to ``size`` x ``size``; both in one ``resize`` call whose
-``box`` is the centred square of the source, which equals resize-then-crop without resampling
-pixels that are thrown away. Smaller images are upscaled (reported as ``upscaled``).
+``resize="crop"`` (the default): the result is resized so the shorter side is ``size`` (bicubic,
+antialiased: PIL widens the filter when reducing) and centre-cropped to ``size`` x ``size``; both
+in one ``resize`` call whose ``box`` is the centred square of the source, which equals
+resize-then-crop without resampling pixels that are thrown away. ``resize="squash"`` (the study's
+tutorial: ``transforms.Resize((256, 256), BICUBIC)``): the whole image is resized to ``size`` x
+``size`` by the same bicubic call, without a crop, so a non-square photo keeps all its content and
+changes its aspect ratio. Either way, images whose shorter side is below ``size`` are upscaled
+(reported as ``upscaled``).
 
 JPEGs much larger than the target are decoded at a reduced scale (libjpeg's DCT scaling, through
 ``Image.draft``, as PIL's own ``thumbnail`` does), never below :data:`JPEG_DRAFT_MARGIN` times the
@@ -41,11 +49,22 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from colorbench.data.spec import RESIZE_MODES
+
 GRAY_TOLERANCE = 2
 JPEG_DRAFT_MARGIN = 2
 GRAYSCALE_MODES = frozenset({"1", "L", "LA", "La", "I", "F"})
 SKIP_REASONS = ("missing", "truncated", "unreadable", "grayscale", "grayscale-rgb")
-CONVERSION_REASONS = ("exif-rotated", "16-bit", "palette", "cmyk", "alpha", "other-mode")
+CONVERSION_REASONS = (
+    "exif-rotated",
+    "16-bit",
+    "palette",
+    "cmyk",
+    "alpha",
+    "other-mode",
+    "grayscale-kept",
+    "grayscale-rgb-kept",
+)
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "PA"})
 
 
@@ -134,11 +153,34 @@ def _to_rgb(image: Image.Image, conversions: list[str]) -> Image.Image:
     return image
 
 
-def _square(image: Image.Image, size: int) -> Image.Image:
+def _square(image: Image.Image, size: int, resize: str = "crop") -> Image.Image:
+    """``size`` x ``size``: the centred square of the source (``crop``) or all of it (``squash``)."""
+    if resize == "squash":
+        return image.resize((size, size), Image.Resampling.BICUBIC)
     width, height = image.size
     side = min(width, height)
     left, top = (width - side) / 2, (height - side) / 2
     return image.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side))
+
+
+def _wide_gray_to_8bit(image: Image.Image) -> Image.Image:
+    """16/32-bit grey (modes I, I;16 ...) as mode L, scaled rather than clipped to 8 bits."""
+    values = np.asarray(image, dtype=np.float64)
+    scale = 255.0 / 65535.0 if values.max() > 255 else 1.0
+    return Image.fromarray(np.clip(values * scale, 0, 255).astype(np.uint8), "L")
+
+
+def _gray_to_rgb(image: Image.Image, conversions: list[str]) -> Image.Image:
+    """A grayscale-mode image as 8-bit RGB with R = G = B (so its ab target is 0)."""
+    conversions.append("grayscale-kept")
+    if image.mode.startswith("I"):
+        image = _wide_gray_to_8bit(image)
+    elif image.mode in ("LA", "La"):
+        # Through RGBA so that _to_rgb composites the alpha on white, as for colour images.
+        image = image.convert("LA").convert("RGBA")
+    elif image.mode != "L":
+        image = image.convert("L")
+    return _to_rgb(image.convert("RGB") if image.mode == "L" else image, conversions)
 
 
 def is_gray(rgb: np.ndarray, tolerance: int = GRAY_TOLERANCE) -> bool:
@@ -150,11 +192,15 @@ def is_gray(rgb: np.ndarray, tolerance: int = GRAY_TOLERANCE) -> bool:
     )
 
 
-def decode_image(path: Path, size: int) -> DecodedImage:
+def decode_image(path: Path, size: int, *, resize: str = "crop", keep_gray: bool = False) -> DecodedImage:
     """Decode ``path`` to a (size, size, 3) uint8 sRGB array, or say why it is skipped.
 
-    Never raises for a bad file (only for MemoryError); call inside :func:`strict_pil`.
+    ``resize``: ``"crop"`` or ``"squash"``; ``keep_gray``: keep grayscale images (as RGB) instead of
+    skipping them (module docstring). Never raises for a bad file (only for MemoryError); call
+    inside :func:`strict_pil`.
     """
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"resize must be one of {', '.join(RESIZE_MODES)}, got {resize!r}")
     try:
         with Image.open(path) as opened:
             sixteen_bit = _has_16_bit_channels(opened)
@@ -166,13 +212,15 @@ def decode_image(path: Path, size: int) -> DecodedImage:
                 conversions.append("exif-rotated")
                 image = ImageOps.exif_transpose(opened)
             mode = image.mode
-            if mode in GRAYSCALE_MODES or mode.startswith("I;16"):
+            gray_mode = mode in GRAYSCALE_MODES or mode.startswith("I;16")
+            if gray_mode and not keep_gray:
                 return _skip("grayscale", f"grayscale mode {mode}")
             if sixteen_bit:
                 conversions.append("16-bit")
-            image = _to_rgb(image, conversions)
+            image = _gray_to_rgb(image, conversions) if gray_mode else _to_rgb(image, conversions)
             upscaled = min(image.size) < size
-            rgb = np.array(_square(image, size), dtype=np.uint8)  # writable: torch.from_numpy needs it
+            # writable: torch.from_numpy needs it
+            rgb = np.array(_square(image, size, resize), dtype=np.uint8)
     except FileNotFoundError:
         return _skip("missing", "file not found")
     except MemoryError:
@@ -182,8 +230,12 @@ def decode_image(path: Path, size: int) -> DecodedImage:
     except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError, EOFError ... for bad files
         reason = "truncated" if "truncated" in str(exc).lower() else "unreadable"
         return _skip(reason, f"{type(exc).__name__}: {exc}")
-    if is_gray(rgb):
-        return _skip("grayscale-rgb", f"colour file with grey pixels (channels within {GRAY_TOLERANCE}/255)")
+    if not gray_mode and is_gray(rgb):
+        if not keep_gray:
+            return _skip(
+                "grayscale-rgb", f"colour file with grey pixels (channels within {GRAY_TOLERANCE}/255)"
+            )
+        conversions.append("grayscale-rgb-kept")
     return DecodedImage(rgb, conversions=tuple(conversions), upscaled=upscaled)
 
 
@@ -197,10 +249,8 @@ def read_rgb_image(path: Path) -> Image.Image:
         with strict_pil(), Image.open(path) as opened:
             opened.load()
             image = ImageOps.exif_transpose(opened)
-            if image.mode.startswith("I"):  # 16/32-bit grey: scale to 8 bits, not clip
-                values = np.asarray(image, dtype=np.float64)
-                scale = 255.0 / 65535.0 if values.max() > 255 else 1.0
-                image = Image.fromarray(np.clip(values * scale, 0, 255).astype(np.uint8), "L")
+            if image.mode.startswith("I"):
+                image = _wide_gray_to_8bit(image)
             if image.mode in GRAYSCALE_MODES:
                 image = image.convert("L")
             return _to_rgb(image, [])

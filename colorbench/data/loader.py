@@ -68,6 +68,8 @@ class BatchLoader:
     ``shuffle``: a seeded permutation per epoch; ``flip``: each image is mirrored left-right with
     probability 1/2 (same generator); ``drop_last``: leave out a final short batch. Train uses
     ``shuffle=True, flip=True, drop_last=True``; val ``shuffle=False, flip=False, drop_last=False``.
+    The study's tutorial reads its training images in a fixed order: ``shuffle=False, flip=True``
+    gives the stored order every epoch, with flips still drawn per (seed, epoch).
     Batches come out on ``device`` as float32; ``placement`` (default: :func:`data_placement`)
     says where they are assembled.
     """

@@ -26,6 +26,7 @@ from colorbench.color import normalize_lab, rgb8_to_lab
 from colorbench.data import images
 from colorbench.data.npyfile import RowWriter
 from colorbench.data.sources import ImageEntry, Selection
+from colorbench.data.spec import DataSpec
 
 STORE_DTYPE = np.float16
 STORE_TORCH_DTYPE = torch.float16
@@ -57,10 +58,12 @@ def chunk_length(size: int) -> int:
     return max(1, CHUNK_PIXELS // (size * size))
 
 
-def decode_and_convert(paths: list[Path], size: int) -> list[tuple[images.DecodedImage, Rows | None]]:
+def decode_and_convert(
+    paths: list[Path], size: int, resize: str = "crop", keep_gray: bool = False
+) -> list[tuple[images.DecodedImage, Rows | None]]:
     """One worker job: each image decoded (for the report) with its rows if it is kept."""
     # images.decode_image is looked up at call time so tests can replace it.
-    decoded = [images.decode_image(path, size) for path in paths]
+    decoded = [images.decode_image(path, size, resize=resize, keep_gray=keep_gray) for path in paths]
     kept = [d.rgb for d in decoded if d.ok]
     l_rows, ab_rows = rgb_to_normalised_lab(np.stack(kept)) if kept else ((), ())
     rows = iter(zip(l_rows, ab_rows, strict=True))
@@ -68,19 +71,24 @@ def decode_and_convert(paths: list[Path], size: int) -> list[tuple[images.Decode
 
 
 def _convert_stream(
-    entries: list[ImageEntry], size: int, pool: ThreadPoolExecutor, window: int
+    entries: list[ImageEntry], spec: DataSpec, pool: ThreadPoolExecutor, window: int
 ) -> Iterator[tuple[ImageEntry, images.DecodedImage, Rows | None]]:
     """Decode and convert ``entries`` in order, in chunks, with at most ``window`` chunks in flight."""
-    step = chunk_length(size)
+    step = chunk_length(spec.size)
     chunks = (entries[i : i + step] for i in range(0, len(entries), step))
+
+    def submit(chunk: list[ImageEntry]):
+        paths = [e.path for e in chunk]
+        return pool.submit(decode_and_convert, paths, spec.size, spec.resize, spec.keep_gray)
+
     pending: deque = deque()
     for chunk in itertools.islice(chunks, window):
-        pending.append((chunk, pool.submit(decode_and_convert, [e.path for e in chunk], size)))
+        pending.append((chunk, submit(chunk)))
     while pending:
         chunk, future = pending.popleft()
         following = next(chunks, None)
         if following is not None:
-            pending.append((following, pool.submit(decode_and_convert, [e.path for e in following], size)))
+            pending.append((following, submit(following)))
         for entry, (decoded, rows) in zip(chunk, future.result(), strict=True):
             yield entry, decoded, rows
 
@@ -167,7 +175,7 @@ def build_arrays(selection: Selection, out_dir: Path, progress: bool = False) ->
     with images.strict_pil(), threads, ThreadPoolExecutor(max_workers=workers) as pool, bar:
         for split, entries in (("train", selection.train), ("val", selection.val)):
             writer = _SplitWriter(out_dir, split, size, len(entries))
-            for entry, decoded, rows in _convert_stream(entries, size, pool, window):
+            for entry, decoded, rows in _convert_stream(entries, selection.spec, pool, window):
                 report.add(split, entry, decoded)
                 if rows is not None:
                     writer.add(rows)

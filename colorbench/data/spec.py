@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from colorbench.errors import ColorbenchError
 
 SOURCES = ("sample", "coco", "folder")
+# How an image becomes size x size: "crop" = shorter side to size, centred square (colorbench's
+# default); "squash" = the whole image to size x size, aspect ratio not kept (the study's tutorial).
+RESIZE_MODES = ("crop", "squash")
 
 _FORMS = "'sample', 'coco:IMAGES_DIR:ANNOTATIONS' or 'folder:DIR'"
 
@@ -33,7 +36,10 @@ class DataSpec:
     ``source`` is ``"sample"`` (the photos shipped with colorbench), ``"coco"`` (``root`` is the
     image folder, ``annotations`` a COCO instances file) or ``"folder"`` (every image under
     ``root``). ``limit`` images are chosen with ``seed``; ``val_fraction`` of them go to val.
-    Images are resized so the shorter side is ``size`` and centre-cropped to ``size`` x ``size``.
+    ``resize="crop"``: images are resized so the shorter side is ``size`` and centre-cropped to
+    ``size`` x ``size``; ``"squash"``: the whole image is resized to ``size`` x ``size`` (the study's
+    tutorial). ``keep_gray``: grayscale images are kept (as RGB, ab = 0) instead of skipped, as the
+    tutorial does. The defaults are colorbench's own protocol.
     """
 
     source: str = "sample"
@@ -44,6 +50,8 @@ class DataSpec:
     limit: int | None = None
     val_fraction: float = 0.2
     seed: int = 123
+    resize: str = "crop"
+    keep_gray: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "categories", _normalise_categories(self.categories))
@@ -84,6 +92,10 @@ class DataSpec:
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
             raise ColorbenchError(f"--seed must be an integer from 0 to 2**32 - 1, got {self.seed!r}")
+        if self.resize not in RESIZE_MODES:
+            raise ColorbenchError(f"--resize must be one of {', '.join(RESIZE_MODES)}, got {self.resize!r}")
+        if not isinstance(self.keep_gray, bool):
+            raise ColorbenchError(f"keep_gray must be true or false, got {self.keep_gray!r}")
 
     # ------------------------------------------------------------------ text and dict forms
     @classmethod
@@ -131,9 +143,11 @@ class DataSpec:
         )
         cats = f", categories {','.join(self.categories)}" if self.categories else ""
         limit = "all" if self.limit is None else str(self.limit)
+        resize = "centre crop" if self.resize == "crop" else "squashed"
+        gray = "kept" if self.keep_gray else "skipped"
         return (
-            f"{where}{cats}; size {self.size}, limit {limit}, "
-            f"val fraction {self.val_fraction:g}, seed {self.seed}"
+            f"{where}{cats}; size {self.size} ({resize}), limit {limit}, "
+            f"val fraction {self.val_fraction:g}, seed {self.seed}, grayscale {gray}"
         )
 
     def cli_args(self) -> str:
@@ -150,4 +164,8 @@ class DataSpec:
             value = getattr(self, name)
             if value != getattr(defaults, name):
                 parts.append(f"--{name.replace('_', '-')} {value}")
+        if self.resize != defaults.resize:
+            parts.append(f"--resize {self.resize}")
+        if self.keep_gray:
+            parts.append("--keep-gray")
         return " ".join(parts)

@@ -21,7 +21,7 @@ Head: 1x1 conv to 313 colour bins (with bias; the end of conv8 in the original, 
 variant so the head exists whatever blocks are removed), softmax over the bins, 1x1 conv 313->2
 without bias, bilinear upsampling x4 back to the input's H, W.
 
-Differences from the original, on purpose:
+Differences from the original, on purpose (option ``units="normalised"``, the default):
 
 - Output: the original multiplies by 110 to give raw a*b*; here the 313->2 projection's output
   *is* the prediction in normalised units (``ab / AB_SCALE``), so that L1 losses are comparable
@@ -30,8 +30,18 @@ Differences from the original, on purpose:
   313 columns, bounded by their largest absolute value.
 - Input: L is taken in the harness's normalised units (``L/50 - 1``) rather than ``(L-50)/100``;
   the two differ by a factor 2 that the first convolution absorbs.
-- Variants remove blocks and adapt the rest minimally; the input channel count of a block
-  follows whatever precedes it. See ``docs/models.md`` for the exact contents of each variant.
+
+Option ``units="eccv16"`` reproduces the study's units instead: the network receives
+``(L - 50)/100``, computed from the harness's input as ``(L/50 - 1) / 2``, and its output is
+multiplied by 110 (raw a*b*), exactly as ``eccv16.py``. The harness still compares that output with
+``ab/110`` targets, as the study did, so its L1 mixes units (raw a*b* against ab/110) and is
+dominated by the output's raw magnitude: the likely origin of the study's Zhang "Loss G L1" of
+~483 against ~7 for the U-Net. The weights are the same in both units (same parameters and
+names); only these two scalings differ.
+
+Variants remove blocks, or single layers, and adapt the rest minimally; the input channel count
+of a block follows whatever precedes it. See ``docs/models.md`` for the exact contents of each
+variant and which reading of the study's "removal of layers from conv3, conv4 and conv8" each is.
 """
 
 from __future__ import annotations
@@ -43,10 +53,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorbench.models.contract import GeneratorPlugin, Variant
+from colorbench.color import AB_SCALE
+from colorbench.models.contract import GeneratorPlugin, Option, Variant
 
 N_BINS = 313  # quantised in-gamut a*b* bins (grid 10) of Zhang et al.
 UPSAMPLE = 4
+# (input scale, output scale) per units option. eccv16.py normalises L as (L - 50)/100, i.e. half
+# the harness's L/50 - 1, and multiplies its output by 110 (raw a*b*).
+UNITS = {"normalised": (1.0, 1.0), "eccv16": (0.5, AB_SCALE)}
+DEFAULT_UNITS = "normalised"
 
 
 # Each block as data: layers of (kind, out_channels, kernel, stride, dilation), and whether a
@@ -74,11 +89,26 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # The study's "removal 348": conv3, conv4, conv8 removed as well. Dropping conv3 (one /2) and
     # conv8 (one x2) keeps the strides consistent; the 313-bin head then reads conv2's 128 channels.
     "removal_348": {"blocks": ["conv1", "conv2"]},
+    # The other reading of "removal of layers from conv3, conv4 and conv8": the default's blocks,
+    # each of conv3, conv4 and conv8 one 3x3 convolution shorter. The removed layer is the block's
+    # last stride-1 3x3 conv, so conv3 keeps its stride-2 conv and conv8 its deconv: same strides.
+    "removal_348_layers": {
+        "blocks": ["conv1", "conv2", "conv3", "conv4", "conv8"],
+        "one_conv_fewer": ["conv3", "conv4", "conv8"],
+    },
 }
 DEFAULT_VARIANT = "no_conv5_7"
-LABELS = {"full": "full layers", "no_conv5_7": "conv5-7 removed", "removal_348": "removal 348"}
-# The depth axis of the study's layers factor: fewest blocks first.
-DEPTHS = {"removal_348": 1, "no_conv5_7": 2, "full": 3}
+LABELS = {
+    "full": "full layers",
+    "no_conv5_7": "conv5-7 removed",
+    "removal_348": "removal 348",
+    "removal_348_layers": "removal 348, one layer each",
+}
+# The depth axis of the study's layers factor: fewest blocks first. removal_348_layers is not a
+# level of it (None): with 10 convolutions it lies between removal_348 (4) and the default (13),
+# so any depth there would make it the default's shallower neighbour and displace removal_348,
+# the level the study ran. It is the other reading of that same level, chosen by name.
+DEPTHS = {"removal_348": 1, "no_conv5_7": 2, "full": 3, "removal_348_layers": None}
 
 
 def _block(c_in: int, spec: Mapping[str, Any]) -> tuple[nn.Sequential, int]:
@@ -95,10 +125,36 @@ def _block(c_in: int, spec: Mapping[str, Any]) -> tuple[nn.Sequential, int]:
     return nn.Sequential(*layers), c_in
 
 
+def without_one_conv(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A block with its last stride-1 3x3 convolution removed. A stride-2 conv or a deconv is never
+    the one removed, so the block down- or upsamples exactly as before."""
+    layers = list(spec["layers"])
+    plain = [i for i, (kind, _, _, stride, _) in enumerate(layers) if kind == "conv" and stride == 1]
+    if not plain or len(layers) < 2:
+        raise ValueError("a block needs a stride-1 convolution and another layer to lose one")
+    del layers[plain[-1]]
+    return {**spec, "layers": layers}
+
+
+def block_specs(blocks: Sequence[str], one_conv_fewer: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """The layers of each named block, those in ``one_conv_fewer`` shortened by one convolution."""
+    unknown = [b for b in (*blocks, *one_conv_fewer) if b not in BLOCKS]
+    if unknown:
+        raise ValueError(f"unknown Zhang blocks {unknown}; blocks: {', '.join(BLOCKS)}")
+    absent = [b for b in one_conv_fewer if b not in blocks]
+    if absent:
+        raise ValueError(f"cannot shorten blocks {absent} that are not in the network {list(blocks)}")
+    return {
+        name: without_one_conv(BLOCKS[name]) if name in one_conv_fewer else dict(BLOCKS[name])
+        for name in blocks
+    }
+
+
 def scale_factors(blocks: Sequence[str]) -> tuple[int, int]:
     """(downsampling, upsampling inside the network) of a block list, from the data above."""
     down = up = 1
     for name in blocks:
+        # Shortening a block never removes a strided layer: BLOCKS' strides hold for every variant.
         for kind, _, _, stride, _ in BLOCKS[name]["layers"]:
             if kind == "deconv":
                 up *= stride
@@ -108,37 +164,52 @@ def scale_factors(blocks: Sequence[str]) -> tuple[int, int]:
 
 
 class ZhangGenerator(nn.Module):
-    """L (N, 1, H, W) in [-1, 1] -> ab (N, 2, H, W) in normalised units (see module docstring)."""
+    """L (N, 1, H, W) in [-1, 1] -> ab (N, 2, H, W) in normalised units, or in raw a*b* with
+    ``units="eccv16"`` (see module docstring). ``one_conv_fewer``: blocks that lose one 3x3 conv."""
 
-    def __init__(self, blocks: Sequence[str] = ALL_BLOCKS, in_channels: int = 1, out_channels: int = 2):
+    def __init__(
+        self,
+        blocks: Sequence[str] = ALL_BLOCKS,
+        in_channels: int = 1,
+        out_channels: int = 2,
+        *,
+        one_conv_fewer: Sequence[str] = (),
+        units: str = DEFAULT_UNITS,
+    ):
         super().__init__()
-        unknown = [b for b in blocks if b not in BLOCKS]
-        if unknown:
-            raise ValueError(f"unknown Zhang blocks {unknown}; blocks: {', '.join(BLOCKS)}")
+        if units not in UNITS:
+            raise ValueError(f"unknown units {units!r}; units: {', '.join(UNITS)}")
+        specs = block_specs(blocks, one_conv_fewer)
         down, up = scale_factors(blocks)
         if down != up * UPSAMPLE:
             # The x4 head upsampling must exactly undo what the blocks leave downsampled.
             raise ValueError(f"blocks {list(blocks)} downsample by {down} but the network restores {up * 4}")
+        self.units = units
+        self.input_scale, self.output_scale = UNITS[units]
         self.blocks = nn.ModuleDict()
         c = in_channels
-        for name in blocks:
-            self.blocks[name], c = _block(c, BLOCKS[name])
+        for name, spec in specs.items():
+            self.blocks[name], c = _block(c, spec)
         self.to_bins = nn.Conv2d(c, N_BINS, kernel_size=1)
         self.to_ab = nn.Conv2d(N_BINS, out_channels, kernel_size=1, bias=False)
 
+    def extra_repr(self) -> str:
+        return f"units={self.units!r}"
+
     def forward(self, L: torch.Tensor) -> torch.Tensor:
-        x = L
+        x = L * self.input_scale if self.input_scale != 1.0 else L
         for block in self.blocks.values():
             x = block(x)
         ab = self.to_ab(torch.softmax(self.to_bins(x), dim=1))
         # Same as Upsample(scale_factor=4) when the size is divisible (the check ensures it), but
         # written as the input's size so the output can never be off by a pixel.
-        return F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)
+        ab = F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)
+        return ab * self.output_scale if self.output_scale != 1.0 else ab
 
 
-def create_zhang(config: Mapping[str, Any]) -> ZhangGenerator:
-    """The one factory: build the network from a variant's config."""
-    return ZhangGenerator(config["blocks"])
+def create_zhang(config: Mapping[str, Any], units: str = DEFAULT_UNITS) -> ZhangGenerator:
+    """The one factory: build the network from a variant's config and the units option."""
+    return ZhangGenerator(config["blocks"], one_conv_fewer=config.get("one_conv_fewer", ()), units=units)
 
 
 def check_size(blocks: Sequence[str], image_size: int, label: str = "this variant") -> str | None:
@@ -151,21 +222,37 @@ def check_size(blocks: Sequence[str], image_size: int, label: str = "this varian
     return None
 
 
-def _build(variant: str, image_size: int) -> nn.Module:
-    return create_zhang(VARIANTS[variant])
+def _units(options: Mapping[str, Any] | None) -> str:
+    return (options or {}).get("units", DEFAULT_UNITS)
 
 
-def _check(variant: str, image_size: int) -> str | None:
+def _build(variant: str, image_size: int, options: Mapping[str, Any] | None = None) -> nn.Module:
+    return create_zhang(VARIANTS[variant], units=_units(options))
+
+
+def _check(variant: str, image_size: int, options: Mapping[str, Any] | None = None) -> str | None:
+    # Units only scale the input and output: they never change which sizes run.
     return check_size(VARIANTS[variant]["blocks"], image_size, f"zhang {variant}")
 
 
+OPTIONS = {
+    "units": Option(
+        default=DEFAULT_UNITS,
+        choices=tuple(UNITS),
+        help="normalised: input L/50 - 1, output ab/110 like every generator; eccv16: the study's "
+        "units, input (L - 50)/100 and output x110 (raw a*b*) still compared with ab/110 targets",
+    )
+}
+
 PLUGIN = GeneratorPlugin(
     name="zhang",
-    description="Zhang et al. ECCV 2016 colorization CNN (313-bin head), output in normalised ab units",
+    description="Zhang et al. ECCV 2016 colorization CNN (313-bin head), output in normalised ab units "
+    "(option units=eccv16: the study's raw a*b*)",
     variants={
         name: Variant(config=cfg, label=LABELS[name], depth=DEPTHS[name]) for name, cfg in VARIANTS.items()
     },
     default_variant=DEFAULT_VARIANT,
     build=_build,
     check=_check,
+    options=OPTIONS,
 )
