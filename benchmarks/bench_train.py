@@ -46,7 +46,7 @@ from bench_data import ReferenceDataset, machine_line, reference_loader  # noqa:
 from colorbench.data import BatchLoader, DataSpec, prepare, select  # noqa: E402
 from colorbench.models import PatchDiscriminator, get_generator, init_weights  # noqa: E402
 from colorbench.training import performance  # noqa: E402
-from colorbench.training.evaluation import WeightedMeans  # noqa: E402
+from colorbench.metrics import MeanAccumulator  # noqa: E402
 from colorbench.training.objective import GANLoss, pix2pix_train_step  # noqa: E402
 
 
@@ -167,7 +167,7 @@ class ColorbenchTrainer:
         )
         self.epoch = 0
         self.batches = self._new_epoch()
-        self.means = WeightedMeans()
+        self.means = MeanAccumulator()
         self.steps = 0
 
     def _new_epoch(self):

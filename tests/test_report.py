@@ -33,7 +33,7 @@ from colorbench.report import build_report, write_report
 from colorbench.report.grids import image_grid
 from colorbench.report.render import tex_escape
 from colorbench.report.tables import COLUMNS, aggregate
-from colorbench.results import load_runs
+from colorbench.store.reader import load_runs
 
 T_975_DF2 = 4.302652729749464  # Student t 97.5% quantile, 2 degrees of freedom
 

@@ -19,7 +19,8 @@ from PIL import Image
 
 from colorbench.cli import main
 from colorbench.errors import ColorbenchError
-from colorbench.results import list_studies, load_runs, load_study
+from colorbench.store.reader import load_runs, load_study
+from colorbench.store.reader import study_names as list_studies
 
 BASE_CONFIG = {
     "generator": "unet",
@@ -355,14 +356,14 @@ def test_study_listing_and_errors(tmp_path):
     study_store(tmp_path, name="b", seeds=(0,))
     write_study(tmp_path, "a", SETTINGS[:1], [])
     assert list_studies(tmp_path) == ["a", "b"]
-    assert load_study(tmp_path, "b")["name"] == "b"
+    assert load_study(tmp_path, "b").name == "b"
     assert len(load_runs(tmp_path, ["a"])) == 0
     with pytest.raises(ColorbenchError, match="no study 'c'.*studies: a, b"):
         load_study(tmp_path, "c")
     with pytest.raises(ColorbenchError, match="no results store"):
         load_runs(tmp_path / "missing")
     (tmp_path / "studies" / "bad.json").write_text("[1, 2")
-    with pytest.raises(ColorbenchError, match="not readable JSON"):
+    with pytest.raises(ColorbenchError, match="malformed: not valid JSON"):
         load_study(tmp_path, "bad")
     (tmp_path / "studies" / "bad.json").write_text(json.dumps({"settings": [], "runs": [{"setting": "x"}]}))
     with pytest.raises(ColorbenchError, match="runs\\[0\\] lacks generator, seed"):
@@ -437,6 +438,7 @@ def test_grid_settings_and_record_statuses_pass_through(tmp_path):
     frame = load_runs(tmp_path).set_index("setting")
     assert frame.loc[grid["id"], "label"] == "lr 0.001, batch 8"
     assert json.loads(frame.loc[grid["id"], "level"]) == {"lr": 0.001, "batch": 8}
-    assert frame.loc["default", "status"] == "running"
+    # A summary that says running while no process holds the run's lock: the run was killed.
+    assert frame.loc["default", "status"] == "interrupted"
     assert frame.loc["init=kaiming", "status"] == "not-applicable"
     assert frame.index.tolist() == ["default", "init=kaiming", grid["id"]]  # Default, init, the grid cell

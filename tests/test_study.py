@@ -25,7 +25,9 @@ UNET_VARIANTS = ["n_down_5", "n_down_6", "n_down_7", "n_down_8", "n_down_9"]
 
 
 def _settings(factors, **kw):
-    return study_settings(factors, BASELINE, variants=UNET_VARIANTS, default_variant="n_down_6", **kw)
+    return study_settings(
+        factors, BASELINE, variants=UNET_VARIANTS, depth_order=UNET_VARIANTS, default_variant="n_down_6", **kw
+    )
 
 
 # --------------------------------------------------------------------------- the design
@@ -230,7 +232,7 @@ def test_two_processes_on_one_study_train_each_run_once(photo_dir, tmp_path):
 
 
 def test_run_lock_is_exclusive_and_freed_when_the_holder_is_killed(tmp_path):
-    from colorbench.study.store import RunBusy, run_lock
+    from colorbench.store import RunBusy, run_lock
 
     run_dir = tmp_path / "run"
     holder = subprocess.Popen(
@@ -238,7 +240,7 @@ def test_run_lock_is_exclusive_and_freed_when_the_holder_is_killed(tmp_path):
             sys.executable,
             "-c",
             (
-                "import sys, time; from pathlib import Path; from colorbench.study.store import run_lock\n"
+                "import sys, time; from pathlib import Path; from colorbench.store import run_lock\n"
                 f"with run_lock(Path({str(run_dir)!r})):\n"
                 "    print('held', flush=True); time.sleep(60)\n"
             ),
@@ -297,8 +299,8 @@ def test_ray_executor_against_a_real_local_head(photo_dir, tmp_path):
         seconds = time.perf_counter() - started
     finally:
         ray.shutdown()
-    assert len(result["outcomes"]) == 3
-    assert {o["status"] for o in result["outcomes"]} == {"completed"}
+    assert len(result.outcomes) == 3
+    assert {o["status"] for o in result.outcomes} == {"completed"}
     assert {s["status"] for s in _summaries(out).values()} == {"completed"}
     assert (out / "studies" / "ray-smoke.json").exists()
     print(f"ray smoke study of 3 runs: {seconds:.1f}s")
@@ -311,15 +313,15 @@ def test_a_failing_run_is_recorded_and_the_study_goes_on(photo_dir, tmp_path, mo
 
     real = trainer.train_run
 
-    def flaky(config, run_dir, **kw):
-        if config.init == "xavier":
+    def flaky(spec, options, run_dir, **kw):
+        if spec.init == "xavier":
             raise RuntimeError("simulated out-of-memory")
-        return real(config, run_dir, **kw)
+        return real(spec, options, run_dir, **kw)
 
     monkeypatch.setattr(trainer, "train_run", flaky)
     plan = _smoke_plan("f", photo_dir, tmp_path / "c")
     result = run_study(plan, tmp_path / "runs", LocalExecutor(), command="t", cache_dir=str(tmp_path / "c"))
-    statuses = sorted(o["status"] for o in result["outcomes"])
+    statuses = sorted(o["status"] for o in result.outcomes)
     assert statuses == ["completed", "completed", "failed"]
     failed = [s for s in _summaries(tmp_path / "runs").values() if s["status"] == "failed"]
     assert failed[0]["error"] == "RuntimeError: simulated out-of-memory"
@@ -374,5 +376,5 @@ def test_workers_run_in_spawned_processes_sharing_the_cores(photo_dir, tmp_path)
     assert result.exit_code == 0, result.output
     summaries = _summaries(out)
     assert {s["status"] for s in summaries.values()} == {"completed"} and len(summaries) == 3
-    threads = max(1, (os.cpu_count() or 1) // 2)
+    threads = max(1, len(os.sched_getaffinity(0)) // 2)
     assert all(s["device_name"].endswith(f"({threads} threads)") for s in summaries.values())

@@ -20,9 +20,9 @@ from click.testing import CliRunner
 from colorbench.cli import main
 from colorbench.data import DataSpec, prepare
 from colorbench.errors import ColorbenchError
-from colorbench.training import RunConfig, train_run
+from colorbench.metrics import MeanAccumulator
+from colorbench.training import RunRequest, resolve_request, train_run
 from colorbench.training import trainer as trainer_module
-from colorbench.training.evaluation import WeightedMeans
 from colorbench.training.objective import LOSS_NAMES, GANLoss, pix2pix_train_step
 
 TINY = dict(
@@ -45,8 +45,13 @@ def tiny_data(photo_dir, tmp_path_factory):
     )
 
 
-def _config(photo_dir: Path, **changes) -> RunConfig:
-    return RunConfig(data=f"folder:{photo_dir}", data_seed=1, **{**TINY, **changes})
+def _request(photo_dir: Path, **changes) -> RunRequest:
+    return RunRequest(data=f"folder:{photo_dir}", data_seed=1, **{**TINY, **changes})
+
+
+def _train(photo_dir: Path, run_dir: Path, data, **changes):
+    resolved = resolve_request(_request(photo_dir, **changes))
+    return train_run(resolved.spec, resolved.options, run_dir, data=data, verbose=False)
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -58,7 +63,7 @@ def test_six_losses_follow_the_pix2pix_definitions():
     torch.manual_seed(0)
     from colorbench.models import PatchDiscriminator, get_generator
 
-    g = get_generator("unet").build("n_down_5", 32)
+    g = get_generator("unet").build_module("n_down_5", 32)
     d = PatchDiscriminator(in_channels=3)
     l_norm, ab = torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 2, 32, 32) * 0.4 - 0.2
     opt_g = torch.optim.Adam(g.parameters(), lr=1e-4, betas=(0.5, 0.999))
@@ -86,10 +91,10 @@ def test_gan_modes():
 
 
 def test_epoch_means_are_weighted_by_batch_size():
-    means = WeightedMeans()
+    means = MeanAccumulator()
     means.update({"loss_G": torch.tensor(1.0)}, 4)
     means.update({"loss_G": torch.tensor(4.0)}, 2)
-    assert means.means()["loss_G"] == pytest.approx((4 * 1.0 + 2 * 4.0) / 6)
+    assert means.compute()["loss_G"] == pytest.approx((4 * 1.0 + 2 * 4.0) / 6)
 
 
 def test_logged_epoch_losses_are_the_weighted_means_of_the_steps(photo_dir, tiny_data, tmp_path, monkeypatch):
@@ -102,7 +107,7 @@ def test_logged_epoch_losses_are_the_weighted_means_of_the_steps(photo_dir, tiny
         return losses
 
     monkeypatch.setattr(trainer_module, "pix2pix_train_step", recording_step)
-    train_run(_config(photo_dir, epochs=1), tmp_path / "run", data=tiny_data, verbose=False)
+    _train(photo_dir, tmp_path / "run", tiny_data, epochs=1)
     row = _read_jsonl(tmp_path / "run" / "metrics.jsonl")[0]
     n = sum(bs for _, bs in seen)
     assert row["train_images"] == n
@@ -112,60 +117,70 @@ def test_logged_epoch_losses_are_the_weighted_means_of_the_steps(photo_dir, tiny
 
 # --------------------------------------------------------------------------- a run end to end
 def test_run_writes_its_directory_and_is_repeatable(photo_dir, tiny_data, tmp_path):
-    a = train_run(_config(photo_dir, eval_every=1), tmp_path / "a", data=tiny_data, verbose=False)
-    b = train_run(_config(photo_dir, eval_every=1), tmp_path / "b", data=tiny_data, verbose=False)
+    a = _train(photo_dir, tmp_path / "a", tiny_data, eval_every=1)
+    b = _train(photo_dir, tmp_path / "b", tiny_data, eval_every=1)
     run = tmp_path / "a"
-    for name in ("config.json", "metrics.jsonl", "summary.json", "checkpoint.pt", "train.log"):
+    for name in ("config.json", "metrics.jsonl", "summary.json", "checkpoint.pt", "train.log", "per_image.parquet"):
         assert (run / name).exists(), name
-    assert a["status"] == "completed" and a["epochs_completed"] == 2
+    assert a.status.value == "completed" and a.epochs_completed == 2
     rows_a, rows_b = _read_jsonl(run / "metrics.jsonl"), _read_jsonl(tmp_path / "b" / "metrics.jsonl")
     for ra, rb in zip(rows_a, rows_b, strict=True):
         for name in LOSS_NAMES + ("l1_ab", "psnr", "auc"):
             assert ra[name] == rb[name], name  # to the last digit
     assert rows_a[0]["val_loss_G"] > 0 and "psnr" in rows_a[0]  # eval_every=1: val on every epoch
-    assert a["final_val"] == b["final_val"]
+    assert a.final_val == b.final_val
     for key in ("l1_ab", "psnr", "ssim", "ciede2000", "dcf", "auc"):
-        assert key in a["final_val"] and key in a["baseline_gray"]
-    assert sorted(os.listdir(run / "samples")) == sorted(a["samples"])
-    assert len(a["samples"]) == 2 * 3
+        assert key in a.final_val and key in a.baseline_gray
+    assert sorted(os.listdir(run / "samples")) == sorted(a.samples) == ["000_pred.png", "001_pred.png"]
     config = json.loads((run / "config.json").read_text())
-    assert config["config"]["precision"] == "fp32" and config["config"]["variant"] == "n_down_5"
+    assert config["spec"]["precision"] == "fp32" and config["spec"]["variant"] == "n_down_5"
+    assert config["run_id"] == a.run_id and a.precision == "fp32" and a.device == "cpu"
     # pandas reads a study's runs without custom parsing
     import pandas as pd
 
     frame = pd.read_json(run / "metrics.jsonl", lines=True)
     assert list(frame["epoch"]) == [1, 2]
     # Asking again for a completed run trains nothing.
-    assert train_run(_config(photo_dir, eval_every=1), run, data=tiny_data, verbose=False) == a
+    assert _train(photo_dir, run, tiny_data, eval_every=1) == a
 
 
 def test_gray_generator_is_evaluated_without_training(photo_dir, tiny_data, tmp_path):
-    summary = train_run(
-        _config(photo_dir, generator="gray", variant=None), tmp_path / "g", data=tiny_data, verbose=False
-    )
-    assert summary["status"] == "completed" and summary["epochs_completed"] == 0
-    assert summary["final_train"] is None
-    assert summary["final_val"]["l1_ab"] == pytest.approx(summary["baseline_gray"]["l1_ab"])
+    summary = _train(photo_dir, tmp_path / "g", tiny_data, generator="gray", variant=None)
+    assert summary.status.value == "completed" and summary.epochs_completed == 0
+    assert summary.final_train is None
+    # The gray generator and the gray baseline are one notion: the same numbers, to the last digit.
+    for key, value in summary.baseline_gray.items():
+        assert summary.final_val[key] == value, key
 
 
 # --------------------------------------------------------------------------- kill -9 and resume
 _CHILD = textwrap.dedent("""
-    import sys
-    from colorbench.training import RunConfig, train_run
-    config = RunConfig.from_dict(__import__("json").loads(sys.argv[1]))
-    train_run(config, sys.argv[2], cache_dir=sys.argv[3], verbose=False)
+    import json, sys
+    from colorbench.training import RunOptions, RunSpec, train_run
+    spec, options = RunSpec.from_dict(json.loads(sys.argv[1])), RunOptions.from_dict(json.loads(sys.argv[2]))
+    train_run(spec, options, sys.argv[3], cache_dir=sys.argv[4], verbose=False)
 """)
 
 
 def test_kill_9_then_resume_gives_identical_final_metrics(photo_dir, tiny_data, tmp_path):
-    config = _config(photo_dir, epochs=4)
+    resolved = resolve_request(_request(photo_dir, epochs=4, eval_every=2))
     cache = tiny_data.path.parent
-    reference = train_run(config, tmp_path / "uninterrupted", data=tiny_data, verbose=False)
+    store = tmp_path / "store"
+    reference = train_run(resolved.spec, resolved.options, store / "uninterrupted", data=tiny_data, verbose=False)
 
-    killed = tmp_path / "killed"
+    killed = store / "killed"
     env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, json.dumps(config.to_dict()), str(killed), str(cache)], env=env
+        [
+            sys.executable,
+            "-c",
+            _CHILD,
+            json.dumps(resolved.spec.to_dict()),
+            json.dumps(resolved.options.to_dict()),
+            str(killed),
+            str(cache),
+        ],
+        env=env,
     )
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -182,12 +197,17 @@ def test_kill_9_then_resume_gives_identical_final_metrics(photo_dir, tiny_data, 
     assert 1 <= done_before < 4
     assert json.loads((killed / "summary.json").read_text())["status"] == "running"
 
-    resumed = train_run(config, killed, data=tiny_data, verbose=False)
+    resumed = train_run(resolved.spec, resolved.options, killed, data=tiny_data, verbose=False)
     assert "resuming" in (killed / "train.log").read_text()
-    assert resumed["final_val"] == reference["final_val"]
-    assert resumed["final_train"] == reference["final_train"]
+    assert resumed.final_val == reference.final_val
+    assert resumed.final_train == reference.final_train
     rows = _read_jsonl(killed / "metrics.jsonl")
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+    import pandas as pd
+
+    per_image = pd.read_parquet(killed / "per_image.parquet")
+    expected = pd.read_parquet(store / "uninterrupted" / "per_image.parquet")
+    pd.testing.assert_frame_equal(per_image, expected)
 
 
 # --------------------------------------------------------------------------- divergence
@@ -204,21 +224,19 @@ def test_nan_loss_marks_run_diverged_and_keeps_logs(photo_dir, tiny_data, tmp_pa
         return losses
 
     monkeypatch.setattr(trainer_module, "pix2pix_train_step", nan_in_second_epoch)
-    summary = train_run(_config(photo_dir, epochs=3), tmp_path / "nan", data=tiny_data, verbose=False)
-    assert summary["status"] == "diverged"
-    assert summary["diverged_epoch"] == 2
+    summary = _train(photo_dir, tmp_path / "nan", tiny_data, epochs=3)
+    assert summary.status.value == "diverged"
+    assert summary.diverged_epoch == 2
     first = _read_jsonl(tmp_path / "nan" / "metrics.jsonl")[0]
-    assert summary["last_finite_losses"] == {k: first[k] for k in LOSS_NAMES}
+    assert summary.last_finite_losses == {k: first[k] for k in LOSS_NAMES}
     assert "diverged" in (tmp_path / "nan" / "train.log").read_text()
     on_disk = json.loads((tmp_path / "nan" / "summary.json").read_text())
     assert on_disk["status"] == "diverged"
 
 
 def test_absurd_learning_rate_diverges_without_crashing(photo_dir, tiny_data, tmp_path):
-    summary = train_run(
-        _config(photo_dir, epochs=2, lr=1e30, lambda_l1=1e30), tmp_path / "lr", data=tiny_data, verbose=False
-    )
-    assert summary["status"] == "diverged"
+    summary = _train(photo_dir, tmp_path / "lr", tiny_data, epochs=2, lr=1e30, lambda_l1=1e30)
+    assert summary.status.value == "diverged"
 
 
 # --------------------------------------------------------------------------- rejected configurations
@@ -227,18 +245,26 @@ def test_absurd_learning_rate_diverges_without_crashing(photo_dir, tiny_data, tm
     [
         (dict(variant="n_down_7"), "infeasible"),
         (dict(batch_size=64), "larger than the train split"),
-        (dict(lr=-1e-3), "learning rate must be positive"),
-        (dict(init="uniform"), "unknown init scheme"),
-        (dict(gan_mode="wgan"), "unknown GAN mode"),
+        (dict(lr=-1e-3), "lr=-0.001: expected a finite number > 0"),
+        (dict(lr=float("nan")), "lr=nan"),
+        (dict(lambda_l1=float("inf")), "lambda_l1=inf"),
+        (dict(init_gain=float("nan")), "init_gain=nan"),
+        (dict(seed=-1), "seed=-1"),
+        (dict(seed=2**63), "seed="),
+        (dict(init="uniform"), "init='uniform': choose from"),
+        (dict(gan_mode="wgan"), "gan_mode='wgan'"),
         (dict(variant="n_down_99"), "no variant"),
         (dict(generator="nope"), "nope"),
+        (dict(image_size=100000), "image_size=100000"),
+        (dict(data_limit=1), "data_limit=1"),
+        (dict(data_resize="stretch"), "data_resize='stretch'"),
     ],
 )
 def test_configurations_that_cannot_run_are_rejected_before_any_work(
     photo_dir, tiny_data, tmp_path, changes, message
 ):
     with pytest.raises(ColorbenchError, match=message) as info:
-        train_run(_config(photo_dir, **changes), tmp_path / "bad", data=tiny_data, verbose=False)
+        _train(photo_dir, tmp_path / "bad", tiny_data, **changes)
     assert "\n" not in str(info.value)
     assert not (tmp_path / "bad").exists()
 
@@ -246,7 +272,7 @@ def test_configurations_that_cannot_run_are_rejected_before_any_work(
 def test_cli_rejects_bad_configuration_with_one_line_and_exit_2(tmp_path):
     result = CliRunner().invoke(main, ["train", "--plugin", "unet", "--set", "lr=-1", "--out", str(tmp_path)])
     assert result.exit_code == 2
-    assert result.output.strip().count("\n") == 0 and "learning rate" in result.output
+    assert result.output.strip().count("\n") == 0 and "lr=-1" in result.output
     result = CliRunner().invoke(main, ["train", "--set", "bogus=1", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "unknown setting 'bogus'" in result.output
 
@@ -275,10 +301,11 @@ def test_cli_trains_one_run_end_to_end(photo_dir, tiny_data, tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    (run_dir,) = (tmp_path / "runs").iterdir()
+    (run_dir,) = (p for p in (tmp_path / "runs").iterdir() if p.name != "baselines")
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed"
     assert "psnr" in result.output and "gray" in result.output
+    assert f"run directory: {run_dir}" in result.output and "epoch 1/1" in result.output
 
 
 def test_tensorboard_gets_losses_metrics_and_the_sample_grid(photo_dir, tiny_data, tmp_path):
@@ -287,12 +314,12 @@ def test_tensorboard_gets_losses_metrics_and_the_sample_grid(photo_dir, tiny_dat
     )
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    train_run(_config(photo_dir, epochs=1, tensorboard=True), tmp_path / "tb", data=tiny_data, verbose=False)
+    _train(photo_dir, tmp_path / "tb", tiny_data, epochs=1, tensorboard=True)
     events = EventAccumulator(str(tmp_path / "tb" / "tensorboard"))
     events.Reload()
     scalars = set(events.Tags()["scalars"])
     assert {"loss_G", "loss_D", "images_per_s", "final/psnr", "final/auc"} <= scalars
-    assert events.Tags()["images"] == ["samples (grey, prediction, truth)"]
+    assert events.Tags()["images"] == ["samples (prediction)"]
 
 
 def test_tensorboard_without_the_package_is_a_clear_error(photo_dir, tiny_data, tmp_path, monkeypatch):
@@ -307,18 +334,16 @@ def test_tensorboard_without_the_package_is_a_clear_error(photo_dir, tiny_data, 
 
     monkeypatch.setattr(builtins, "__import__", no_tensorboard)
     with pytest.raises(ColorbenchError, match=r"colorbench\[tensorboard\]"):
-        train_run(
-            _config(photo_dir, epochs=1, tensorboard=True), tmp_path / "x", data=tiny_data, verbose=False
-        )
+        _train(photo_dir, tmp_path / "x", tiny_data, epochs=1, tensorboard=True)
 
 
 @pytest.mark.parametrize("native, expected", [(True, "bf16"), (False, "fp32")])
 def test_auto_precision_is_bf16_only_where_the_hardware_has_it(monkeypatch, native, expected):
-    from colorbench.training import config as config_module
+    from colorbench.training import hardware
 
-    monkeypatch.setattr(config_module, "native_bf16", lambda device: native)
-    assert config_module.resolve_precision("auto", "cpu") == expected
-    assert config_module.resolve_precision("fp32", "cpu") == "fp32"
-    assert config_module.resolve_precision("bf16", "cpu") == "bf16"  # asked for: honoured, even emulated
-    with pytest.raises(ColorbenchError, match="unknown precision"):
-        config_module.resolve_precision("fp8", "cpu")
+    monkeypatch.setenv(hardware.NATIVE_BF16_ENV, "1" if native else "0")
+    assert hardware.resolve_precision("auto", "cpu") == expected
+    assert hardware.resolve_precision("fp32", "cpu") == "fp32"
+    assert hardware.resolve_precision("bf16", "cpu") == "bf16"  # asked for: honoured, even emulated
+    with pytest.raises(ColorbenchError, match="precision='fp8'"):
+        resolve_request(RunRequest(precision="fp8"))

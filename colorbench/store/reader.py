@@ -138,35 +138,22 @@ def _legacy_settings(study: StudyRecord, rows: list[dict[str, Any]]) -> list[dic
         variant_labels = {r.get("variant"): r.get("variant_label") for r in mine if r.get("variant_label")}
         baseline = next((r for r in mine if r["factor"] is None and r.get("run_dir")), {})
         used = {r["setting"] for r in mine}
-        per_side: dict[tuple, int] = {}
         entries = []
         for appearance, setting in enumerate(s for s in study.settings if s["id"] in used):
             factor = FACTORS.get(setting.get("factor"))
             level = (setting.get("changes") or {}).get(factor.field, setting.get("level")) if factor else None
-            side = None
-            if factor is not None and isinstance(level, (int, float)):
-                side = (factor.name, level < (baseline.get(factor.field) or 0))
-                per_side[side] = per_side.get(side, 0) + 1
-            entries.append((appearance, setting, factor, level, side))
-        for appearance, setting, factor, level, side in entries:
+            entries.append((appearance, setting, factor, level, None))
+        for appearance, setting, factor, level, _side in entries:
             if setting.get("factor") is None:
                 label, rank = BASELINE_LABEL, ()
             elif factor is None:  # a grid cell or a factor this reader does not know: the record's words
                 label, rank = str(setting.get("label") or setting["id"]), ()
-            elif (
-                baseline.get(factor.field) is None
-                and not factor.level_labels
-                and not factor.from_plugin_depth
-            ):
+            elif factor.from_plugin_depth:  # the run's recorded label, else the plan's; record order
+                label, rank = variant_labels.get(level) or str(setting.get("label") or level), ()
+            elif baseline.get(factor.field) is None and not factor.level_labels:
                 label, rank = str(setting.get("label") or setting["id"]), level_rank(factor, level)
             else:
-                label = level_label(
-                    factor,
-                    level,
-                    baseline.get(factor.field),
-                    variant_label=lambda v, labels=variant_labels: labels.get(v) or str(v),
-                    same_side=per_side.get(side, 1) if side else 1,
-                )
+                label = level_label(factor, level, baseline.get(factor.field))
                 rank = level_rank(factor, level)
             key = row_order_key(setting.get("factor"), rank, appearance)
             out.append({**setting, "generator": generator, "label": label, "_key": key})

@@ -27,7 +27,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from colorbench.data.spec import DataSpec
+from colorbench.data.spec import RESIZE_MODES, DataSpec
 from colorbench.errors import ColorbenchError
 
 GAN_MODES = ("vanilla", "lsgan")
@@ -71,6 +71,8 @@ class RunRequest:
     data_val_fraction: float = 0.2
     data_seed: int = 123
     data_categories: tuple[str, ...] = ()
+    data_resize: str = "crop"  # "squash": the whole photo to a square (the tutorial's), no crop
+    data_keep_gray: bool = False  # keep grayscale photos (ab = 0 targets), as the tutorial does
     generator_options: dict[str, Any] = field(default_factory=dict)  # option.NAME=VALUE
     # How it runs (RunOptions): never part of the run's identity.
     device: str = "auto"
@@ -302,6 +304,7 @@ def _data_spec(request: RunRequest) -> DataSpec:
         raise InvalidRunError(f"setting data_val_fraction={value!r}: expected a number between 0 and 1")
     _check_int("data_seed", request.data_seed, 0, 2**32, "a seed")
     _check_int("image_size", request.image_size, 8, 4097, "a side in pixels")
+    _check_choice("data_resize", request.data_resize, RESIZE_MODES)
     spec = DataSpec.parse(
         request.data,
         size=request.image_size,
@@ -309,6 +312,8 @@ def _data_spec(request: RunRequest) -> DataSpec:
         val_fraction=request.data_val_fraction,
         seed=request.data_seed,
         categories=tuple(request.data_categories),
+        resize=request.data_resize,
+        keep_gray=request.data_keep_gray,
     )
     # The same folder spelled two ways is the same data: record real, absolute paths.
     resolved = {

@@ -123,11 +123,15 @@ def _photos(folder: Path, n: int = 12) -> Path:
 
 
 def test_smoke_training_runs_through_the_harness(tmp_path):
-    from colorbench.training import preset_config, train_run
+    from colorbench.training import preset_request, resolve_request, train_run
 
-    config = preset_config("smoke", "timm_unet").replace(data=f"folder:{_photos(tmp_path / 'photos')}",
-                                                         data_limit=None, device="cpu")
-    summary = train_run(config, tmp_path / "run", cache_dir=tmp_path / "cache", verbose=False)
-    assert summary["status"] == "completed", summary
-    assert summary["generator"] == "timm_unet" and summary["variant"] == "resnet18"
-    assert all(np.isfinite(v) for v in summary["final_train"].values())
+    request = preset_request(
+        "smoke", "timm_unet", data=f"folder:{_photos(tmp_path / 'photos')}", data_limit=None, device="cpu"
+    )
+    resolved = resolve_request(request)
+    summary = train_run(
+        resolved.spec, resolved.options, tmp_path / "store" / "run", cache_dir=tmp_path / "cache", verbose=False
+    )
+    assert summary.status.value == "completed", summary
+    assert summary.generator == "timm_unet" and summary.variant == "resnet18"
+    assert all(np.isfinite(v) for v in summary.final_train.values())
