@@ -3,16 +3,63 @@
 Each sub-command lives beside the code it drives (``data/commands.py``, ``models/commands.py``,
 ``training/commands.py``); this module only assembles them and turns :class:`ColorbenchError`
 into one line on stderr with exit code 2, never a traceback.
+
+Sub-commands are imported when they are run, not when the program starts: most of them import
+torch (seconds), which ``colorbench --help`` and ``colorbench plugin new`` do not need. Their
+one-line help is therefore written here too; a test keeps it equal to each command's docstring.
 """
 
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 
 import click
 
 from colorbench import __version__
 from colorbench.errors import ColorbenchError
+
+# name -> ("module:attribute" of the click command, its short help as the command states it)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": (
+        "colorbench.data.commands:data_group",
+        "Prepare and inspect datasets (decoded, resized, L*a*b*, cached).",
+    ),
+    "list": (
+        "colorbench.models.commands:list_command",
+        "List generators (entry points in 'colorbench.generators'), or show one NAME in detail.",
+    ),
+    "plugin": (
+        "colorbench.models.scaffold:plugin_group",
+        "Write your own generator plugin: 'colorbench plugin new NAME' starts one.",
+    ),
+    "train": (
+        "colorbench.training.commands:train_command",
+        "Train and evaluate ONE run; its directory is named by the hash of its spec.",
+    ),
+    "run": (
+        "colorbench.study.commands:run_command",
+        "Run a study: the baseline plus one-factor-at-a-time variations, as in the paper.",
+    ),
+    "colorize": (
+        "colorbench.colorize.commands:colorize_command",
+        "Colorize photos (files or folders) with a trained run, at their original resolution.",
+    ),
+    "results": (
+        "colorbench.report.commands:results_command",
+        "Print one row per (study, setting, generator, seed): configuration, status, losses, metrics.",
+    ),
+    "report": (
+        "colorbench.report.commands:report_command",
+        "Write a study's report: tables per generator, influence ranking, image grids, curves, protocol.",
+    ),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """Import the sub-command ``name`` of :data:`COMMANDS`."""
+    module, attribute = COMMANDS[name][0].split(":")
+    return getattr(import_module(module), attribute)
 
 
 class _Group(click.Group):
@@ -23,32 +70,34 @@ class _Group(click.Group):
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMANDS:
+            self.add_command(load_command(name), name)
+        return self.commands.get(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # As click's own, but from COMMANDS' help for the commands not imported yet.
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in self.commands:
+                if self.commands[name].hidden:
+                    continue
+                rows.append((name, self.commands[name].get_short_help_str(limit)))
+            else:
+                # A stand-in command with the same help shortens it exactly as click would.
+                rows.append((name, click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
 
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="colorbench")
 def main() -> None:
     """Benchmark and evaluation harness for automatic image colorization."""
-
-
-def _register() -> None:
-    from colorbench.colorize.commands import colorize_command
-    from colorbench.data.commands import data_group
-    from colorbench.models.commands import list_command
-    from colorbench.report.commands import report_command, results_command
-    from colorbench.study.commands import run_command
-    from colorbench.training.commands import train_command
-
-    commands = (
-        data_group,
-        list_command,
-        train_command,
-        run_command,
-        colorize_command,
-        results_command,
-        report_command,
-    )
-    for command in commands:
-        main.add_command(command)
-
-
-_register()

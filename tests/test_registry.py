@@ -23,8 +23,10 @@ from colorbench.models import (
     UnknownGeneratorError,
     get_generator,
     list_plugins,
+    plugin_info,
     plugin_version,
     registry,
+    usable_generators,
 )
 from colorbench.models import unet as unet_module
 
@@ -41,6 +43,9 @@ MODULES = {
     "cbtest_misnamed": GOOD.replace('"good"', '"other"'),
     "cbtest_baddefault": GOOD.replace('"v",\n', '"w",\n'),
     "cbtest_dup": GOOD.replace('"good"', '"zhang"'),
+    "cbtest_api2": GOOD.replace('"good"', '"future"').replace("None)", 'None, api_version="2")'),
+    "cbtest_api13": GOOD.replace('"good"', '"newer_minor"').replace("None)", 'None, api_version="1.3")'),
+    "cbtest_newfield": GOOD.replace('"good"', '"newfield"').replace("None)", "None, colour_space='oklab')"),
 }
 
 
@@ -138,18 +143,83 @@ def test_broken_plugins_are_reported_and_the_others_keep_working(install):
     assert get_generator("good").build("v", 32) is not None
 
 
-def test_two_plugins_claiming_one_name_is_a_conflict(install):
+def test_a_third_party_plugin_cannot_take_a_builtins_name(install):
+    from colorbench.models import zhang
+
     install("cbtest-dup", "9.9", {"zhang": "cbtest_dup:PLUGIN"})
-    found = by_name()["zhang"]
+    builtin, claimant = by_name()["zhang"]
+    assert (builtin.status, builtin.dist_name, builtin.plugin) == ("ok", "colorbench", zhang.PLUGIN)
+    assert (claimant.status, claimant.dist_name, claimant.plugin) == ("conflict", "cbtest-dup", None)
+    assert claimant.reason == (
+        "name 'zhang' belongs to colorbench's built-in generator (colorbench.models.zhang:PLUGIN), so "
+        "cbtest_dup:PLUGIN from cbtest-dup 9.9 is not used: rename it in cbtest-dup's pyproject.toml under "
+        '[project.entry-points."colorbench.generators"] and in its GeneratorPlugin(name=...), '
+        "e.g. to 'cbtest_dup', then reinstall it"
+    )
+    assert get_generator("zhang") is zhang.PLUGIN  # the built-in stays usable for everyone
+    assert plugin_info("zhang").dist_name == "colorbench"
+    assert "cbtest_dup" not in sys.modules  # the claimant is never imported
+    usable, skipped = usable_generators()
+    assert "zhang" in usable
+    assert ("zhang", f"conflict: {claimant.reason}") in skipped
+    result = run()
+    assert result.exit_code == 0, result.output
+    assert "zhang  ok  colorbench" in result.stdout
+    expected = "zhang  conflict  cbtest-dup 9.9\n  reason: name 'zhang' belongs to colorbench's built-in"
+    assert expected in result.stdout
+
+
+def test_two_third_party_plugins_claiming_one_name_is_a_conflict(install):
+    install("cbtest-one", "1.0", {"good": "cbtest_good:PLUGIN"})
+    install("cbtest-two", "2.0", {"good": "cbtest_good:PLUGIN"})
+    found = by_name()["good"]
     assert [i.status for i in found] == ["conflict", "conflict"]
     reason = found[0].reason
-    assert "claimed by 2 entry points" in reason
-    assert "colorbench.models.zhang:PLUGIN from colorbench" in reason
-    assert "cbtest_dup:PLUGIN from cbtest-dup 9.9" in reason
-    with pytest.raises(BrokenGeneratorError, match="generator 'zhang' is ambiguous: name 'zhang' is claimed"):
-        get_generator("zhang")
-    assert "cbtest_dup" not in sys.modules  # neither side was imported: no silent winner
+    assert reason == (
+        "name 'good' is claimed by 2 entry points: cbtest_good:PLUGIN from cbtest-one 1.0; "
+        "cbtest_good:PLUGIN from cbtest-two 2.0"
+    ) or reason == (
+        "name 'good' is claimed by 2 entry points: cbtest_good:PLUGIN from cbtest-two 2.0; "
+        "cbtest_good:PLUGIN from cbtest-one 1.0"
+    )
+    with pytest.raises(BrokenGeneratorError, match="generator 'good' is ambiguous: name 'good' is claimed"):
+        get_generator("good")
+    assert "cbtest_good" not in sys.modules  # neither side was imported: no silent winner
+    usable, skipped = usable_generators()
+    assert "good" not in usable and skipped.count(("good", f"conflict: {reason}")) == 1
     assert get_generator("unet").name == "unet"
+
+
+def test_plugins_for_another_major_api_are_broken_newer_minors_accepted(install):
+    install("cbtest-api", "1.0", {
+        "future": "cbtest_api2:PLUGIN",
+        "newer_minor": "cbtest_api13:PLUGIN",
+        "newfield": "cbtest_newfield:PLUGIN",
+    })
+    infos = {name: found[0] for name, found in by_name().items()}
+    assert infos["future"].status == "broken"
+    assert infos["future"].reason == (
+        "written for colorbench plugin API 2, this colorbench implements 1.1; "
+        "upgrade colorbench or install a release of the plugin for API 1"
+    )
+    assert infos["newer_minor"].status == "ok" and get_generator("newer_minor").api_version == "1.3"
+    assert infos["newfield"].status == "broken"
+    assert infos["newfield"].reason.endswith(
+        "unexpected keyword argument 'colour_space' (a field of a newer plugin API? "
+        "this colorbench implements 1.1)"
+    )
+    with pytest.raises(BrokenGeneratorError, match="is broken: written for colorbench plugin API 2"):
+        get_generator("future")
+
+
+def test_usable_generators_is_what_plugin_all_runs(install):
+    install("cbtest-plugins", "2.0", {"good": "cbtest_good:PLUGIN", "raises": "cbtest_raises:PLUGIN"})
+    usable, skipped = usable_generators()
+    assert {"good", "gray", "unet", "zhang"} <= set(usable) and usable == sorted(usable)
+    assert "raises" not in usable
+    reason = "broken: import of cbtest_raises:PLUGIN failed: RuntimeError: boom second line"
+    assert ("raises", reason) in skipped
+    assert all("\n" not in reason for _, reason in skipped)
 
 
 def test_entry_points_without_distribution_and_duplicates_of_one_distribution(monkeypatch):
@@ -192,7 +262,7 @@ def test_list_shows_builtins_with_variants_source_and_status():
     assert f"unet  ok  colorbench {version}\n" in out
     assert "n_down_7, n_down_8 (default), n_down_9" in out
     assert "variants: full, no_conv5_7 (default), removal_348" in out
-    assert f"gray  ok  colorbench {version}  [not trained (baseline)]" in out
+    assert f"gray  ok  colorbench {version}  [not trained: evaluated as it is]" in out
 
 
 def test_list_one_generator_with_feasibility():

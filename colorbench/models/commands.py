@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import click
 
+from colorbench.errors import ColorbenchError
 from colorbench.models.contract import GeneratorPlugin
 from colorbench.models.registry import PluginInfo, get_generator, list_plugins
 
 
 def _flags(plugin: GeneratorPlugin) -> str:
-    flags = [] if plugin.trainable else ["not trained (baseline)"]
+    # A baseline (gray) or a pretrained colorizer: evaluated as it is.
+    flags = [] if plugin.trainable else ["not trained: evaluated as it is"]
     if plugin.manages_init:
         flags.append("manages its own init")
     return f"  [{', '.join(flags)}]" if flags else ""
@@ -25,7 +27,10 @@ def _variant_flags(plugin: GeneratorPlugin, variant: str) -> str:
 
 
 def _param_count(plugin: GeneratorPlugin, variant: str, image_size: int) -> str:
-    module = plugin.build_module(variant, image_size)
+    try:
+        module = plugin.build_module(variant, image_size)
+    except ColorbenchError as exc:  # e.g. a pretrained variant whose weights file is missing
+        return f"not built: {exc}"
     return f"{sum(p.numel() for p in module.parameters()):,} params"
 
 

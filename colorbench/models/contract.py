@@ -23,9 +23,11 @@ if TYPE_CHECKING:  # torch is only needed by whoever builds a module, not to des
     import torch
 
 ENTRY_POINT_GROUP = "colorbench.generators"
-# The contract's version: a plugin states the major version it was written against
-# (``api_version``); minor versions only add optional fields.
+# The contract's version (major, minor). A plugin states the version it was written against
+# (``api_version``, "1" or "1.1"); minor versions only add optional fields whose defaults keep the
+# older behaviour, so any 1.x plugin runs on any 1.y colorbench; a major version breaks plugins.
 API_VERSION = (1, 1)
+API_VERSION_TEXT = ".".join(map(str, API_VERSION))
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _OPTION_VALUE_TYPES = (bool, int, float, str)
 
@@ -44,6 +46,11 @@ class InfeasibleVariantError(ColorbenchError):
 
 class UnknownOptionError(ColorbenchError):
     """An option the generator does not declare, or a value outside its choices."""
+
+
+class GeneratorOutputError(PluginContractError):
+    """A built generator is not what the contract promises: ``build`` returned no ``nn.Module``, or
+    its output for one batch has the wrong type, shape or units, or is not finite."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,8 @@ class GeneratorPlugin:
 
     ``build(variant, image_size)`` returns an ``nn.Module`` mapping L (N,1,H,W) in [-1, 1] to
     ab (N,2,H,W) in normalised units; ``check(variant, image_size)`` returns ``None`` when the
-    variant can run at that size, else one sentence saying why not. A plugin that declares
+    variant can run at that size, else one sentence saying why not (any other answer, e.g.
+    ``False``, is a broken plugin: :class:`PluginContractError`). A plugin that declares
     ``options`` receives them as a third argument of both: ``build(variant, image_size, options)``.
     ``trainable=False`` marks a generator that is evaluated without training; ``manages_init=True``
     one whose weights are not re-initialised by the study's init factor (reported as "not
@@ -201,17 +209,46 @@ class GeneratorPlugin:
         if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 1:
             return f"image size must be a positive integer number of pixels, got {image_size!r}"
         if self.options:
-            return self.check(variant, image_size, self.resolve_options(options))
-        return self.check(variant, image_size)
+            reason = self.check(variant, image_size, self.resolve_options(options))
+        else:
+            reason = self.check(variant, image_size)
+        return self._checked_reason(variant, image_size, reason)
+
+    def _checked_reason(self, variant: str, image_size: int, reason: Any) -> str | None:
+        # The planner prints the reason as one line of a table and decides on ``is None``: a check
+        # returning False, 0 or "" would otherwise silently mean "feasible" or print nothing.
+        if reason is None:
+            return None
+        if isinstance(reason, str) and reason.strip() and "\n" not in reason.strip():
+            return reason.strip()
+        shown = repr(reason) if len(repr(reason)) <= 80 else repr(reason)[:77] + "..."
+        raise PluginContractError(
+            f"generator {self.name!r} is broken: check({variant!r}, {image_size}) returned {shown}; "
+            "it must return None (the variant runs) or one non-empty line saying why not"
+        )
 
     def build_module(
         self, variant: str, image_size: int, options: Mapping[str, Any] | None = None
     ) -> torch.nn.Module:
-        """``build`` with the options when the plugin declares any (no check)."""
+        """``build`` with the options when the plugin declares any (no check).
+
+        Raises :class:`GeneratorOutputError` when ``build`` returns anything but an ``nn.Module``
+        (typically ``None`` from a forgotten ``return``), before the harness trips over it.
+        """
         variant = self.resolve_variant(variant)
         if self.options:
-            return self.build(variant, image_size, self.resolve_options(options))
-        return self.build(variant, image_size)
+            module = self.build(variant, image_size, self.resolve_options(options))
+        else:
+            module = self.build(variant, image_size)
+        from torch import nn  # here, not at import: describing a plugin must not need torch
+
+        if not isinstance(module, nn.Module):
+            got = "None" if module is None else f"a {type(module).__name__}"
+            raise GeneratorOutputError(
+                f"generator {self.name!r} variant {variant!r} at {image_size} px: build returned {got}, "
+                "not a torch.nn.Module"
+            )
+        return module
 
     def create(
         self, variant: str | None = None, image_size: int = 256, options: Mapping[str, Any] | None = None
@@ -222,6 +259,26 @@ class GeneratorPlugin:
         if reason is not None:
             raise InfeasibleVariantError(f"{self.name} {variant} at {image_size} px: {reason}")
         return self.build_module(variant, image_size, options)
+
+
+def api_version_problem(declared: str) -> str | None:
+    """``None`` if a plugin written for API ``declared`` runs on this colorbench, else why not.
+
+    Same major: accepted, whatever the minor (a newer minor only adds optional fields, see
+    docs/plugins.md, "Compatibility policy"). Another major: one sentence saying what to install.
+    """
+    major = int(str(declared).split(".")[0])
+    ours = API_VERSION[0]
+    if major == ours:
+        return None
+    if major > ours:
+        advice = f"upgrade colorbench or install a release of the plugin for API {ours}"
+    else:
+        advice = f"install a release of the plugin for API {ours}, or a colorbench release for API {major}"
+    return (
+        f"written for colorbench plugin API {declared}, this colorbench implements {API_VERSION_TEXT}; "
+        + advice
+    )
 
 
 def contract_problem(obj: object) -> str | None:

@@ -14,6 +14,7 @@ Seeding is the caller's job (``torch.manual_seed`` before calling).
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from colorbench.errors import ColorbenchError
@@ -51,3 +52,48 @@ def init_weights(module: nn.Module, scheme: str = "normal", gain: float = DEFAUL
             nn.init.normal_(m.weight.data, 1.0, gain)
             nn.init.zeros_(m.bias.data)
     return module
+
+
+def has_initialisable_layers(module: nn.Module) -> bool:
+    """Whether :func:`init_weights` would touch anything in ``module`` (conv, linear, BatchNorm)."""
+    return any(
+        (isinstance(m, _WEIGHTED) and getattr(m, "weight", None) is not None)
+        or (isinstance(m, _NORMS) and m.affine)
+        for m in module.modules()
+    )
+
+
+def _build_cheaply(plugin, variant: str, image_size: int, options) -> nn.Module:
+    # On the meta device a module has shapes but no memory and no random draws, so looking at a
+    # 67 M parameter U-Net costs milliseconds. Not every plugin builds there (e.g. one that loads
+    # a weights file), so fall back to a real build.
+    try:
+        with torch.device("meta"):
+            return plugin.build_module(variant, image_size, options)
+    except Exception:
+        return plugin.build_module(variant, image_size, options)
+
+
+def init_not_applicable_reason(plugin, variant: str, image_size: int, options=None) -> str | None:
+    """Why the study's init factor cannot touch this generator, or ``None`` if it applies.
+
+    Not applicable when the generator keeps its own weights (``plugin.manages_own_init``: declared
+    by the plugin or the variant, not trainable, or an ``own_weights`` option set) or when its
+    module has no conv, linear or BatchNorm layer for :func:`init_weights` to initialise (e.g.
+    ``gray``). The planner reports such a setting as *not applicable* instead of training a run
+    identical to the baseline. Errors of ``build`` itself propagate.
+    """
+    variant = plugin.resolve_variant(variant)
+    if plugin.manages_own_init(variant, options):
+        if not plugin.is_trainable(variant):
+            return f"{plugin.name} {variant} is not trained, so its weights are never initialised"
+        declared = plugin.variant(variant).manages_init
+        if plugin.manages_init if declared is None else declared:
+            return f"{plugin.name} {variant} manages its own weight initialisation"
+        values = plugin.resolve_options(options)
+        own = [f"{k}={values[k]!r}" for k, opt in plugin.options.items() if opt.own_weights and values[k]]
+        return f"{plugin.name} {variant} with {', '.join(own)} brings its own weights"
+    module = _build_cheaply(plugin, variant, image_size, options)
+    if not has_initialisable_layers(module):
+        return f"{plugin.name} {variant} has no convolution, linear or BatchNorm layer to initialise"
+    return None

@@ -19,6 +19,7 @@ from colorbench_timm_unet import PLUGIN, PRETRAINED_ENV, VARIANTS, make_plugin, 
 from colorbench.cli import main
 from colorbench.errors import ColorbenchError
 from colorbench.models import init_weights, list_plugins, refresh
+from colorbench.testing import assert_conforms, generator_cases
 
 
 @pytest.fixture(autouse=True)
@@ -61,6 +62,12 @@ def test_every_variant_builds_and_forwards(variant):
         ab = model(torch.rand(2, 1, size, size) * 2 - 1)
         assert ab.shape == (2, 2, size, size)
         assert ab.abs().max() <= 1.0  # Tanh: normalised ab units
+
+
+@pytest.mark.parametrize("name, variant, size", generator_cases((32, 64), names=["timm_unet"]))
+def test_conforms_to_colorbenchs_contract(name, variant, size):
+    # colorbench's conformance test: shapes, units, finite values, bf16 autocast, check() vs build.
+    assert_conforms(name, variant, size)
 
 
 def test_sizes_the_encoder_cannot_take_are_infeasible():
