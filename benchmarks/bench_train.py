@@ -44,9 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_data import ReferenceDataset, machine_line, reference_loader  # noqa: E402
 
 from colorbench.data import BatchLoader, DataSpec, prepare, select  # noqa: E402
+from colorbench.metrics import MeanAccumulator  # noqa: E402
 from colorbench.models import PatchDiscriminator, get_generator, init_weights  # noqa: E402
 from colorbench.training import performance  # noqa: E402
-from colorbench.metrics import MeanAccumulator  # noqa: E402
 from colorbench.training.objective import GANLoss, pix2pix_train_step  # noqa: E402
 
 

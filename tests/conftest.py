@@ -221,3 +221,28 @@ def photo_dir(tmp_path_factory) -> Path:
             crop.save(root / f"photo_{k:02d}.png")
             k += 1
     return root
+
+
+@pytest.fixture
+def bridged_venv():
+    """Factory: ``bridged_venv(path)`` makes a virtualenv that also sees this interpreter's
+    site-packages (torch, colorbench...), so that installing a test plugin into it leaves the shared
+    environment untouched; returns its python."""
+    import site
+    import subprocess
+    import sys
+
+    def make(path: Path) -> Path:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+        python = path / "bin" / "python"
+        purelib = subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        lines = [f"import site; site.addsitedir({p!r})" for p in site.getsitepackages()]
+        Path(purelib, "_colorbench_test_bridge.pth").write_text("\n".join(lines) + "\n")
+        return python
+
+    return make

@@ -6,10 +6,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import site
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -94,24 +92,12 @@ def test_an_occupied_directory_is_refused_an_empty_one_used(tmp_path):
     assert new(NAME, str(tmp_path / "empty")).exit_code == 0
 
 
-def _bridged_venv(path: Path) -> Path:
-    """A new virtualenv that also sees this interpreter's site-packages (torch, colorbench...),
-    so that installing into it leaves the shared environment untouched; returns its python."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    python = path / "bin" / "python"
-    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    lines = [f"import site; site.addsitedir({p!r})" for p in site.getsitepackages()]
-    Path(purelib, "_colorbench_test_bridge.pth").write_text("\n".join(lines) + "\n")
-    return python
-
-
-def test_the_scaffold_installs_registers_and_passes_its_own_test(tmp_path):
+def test_the_scaffold_installs_registers_and_passes_its_own_test(tmp_path, bridged_venv):
     if importlib.util.find_spec("setuptools") is None:
         pytest.skip("setuptools is not installed: the generated package cannot be built offline")
     root = tmp_path / "demo"
     assert new(NAME, str(root)).exit_code == 0
-    python = _bridged_venv(tmp_path / "venv")
+    python = bridged_venv(tmp_path / "venv")
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
 
     def run(*args: str) -> subprocess.CompletedProcess:

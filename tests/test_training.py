@@ -120,7 +120,14 @@ def test_run_writes_its_directory_and_is_repeatable(photo_dir, tiny_data, tmp_pa
     a = _train(photo_dir, tmp_path / "a", tiny_data, eval_every=1)
     b = _train(photo_dir, tmp_path / "b", tiny_data, eval_every=1)
     run = tmp_path / "a"
-    for name in ("config.json", "metrics.jsonl", "summary.json", "checkpoint.pt", "train.log", "per_image.parquet"):
+    for name in (
+        "config.json",
+        "metrics.jsonl",
+        "summary.json",
+        "checkpoint.pt",
+        "train.log",
+        "per_image.parquet",
+    ):
         assert (run / name).exists(), name
     assert a.status.value == "completed" and a.epochs_completed == 2
     rows_a, rows_b = _read_jsonl(run / "metrics.jsonl"), _read_jsonl(tmp_path / "b" / "metrics.jsonl")
@@ -166,7 +173,9 @@ def test_kill_9_then_resume_gives_identical_final_metrics(photo_dir, tiny_data, 
     resolved = resolve_request(_request(photo_dir, epochs=4, eval_every=2))
     cache = tiny_data.path.parent
     store = tmp_path / "store"
-    reference = train_run(resolved.spec, resolved.options, store / "uninterrupted", data=tiny_data, verbose=False)
+    reference = train_run(
+        resolved.spec, resolved.options, store / "uninterrupted", data=tiny_data, verbose=False
+    )
 
     killed = store / "killed"
     env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}

@@ -44,7 +44,7 @@ def load_run_generator(
     """The run's generator with its trained weights, from the store (one-line errors)."""
     directory = RunDirectory(run_dir)
     if not directory.exists() or not directory.has_record():
-        raise ColorbenchError(f"{run_dir} is not a run directory (no config.json)")
+        raise ColorbenchError(f"{run_dir} is not a run directory (it holds no run record)")
     try:
         record = directory.read_record()
     except UnreadableRecordError as exc:

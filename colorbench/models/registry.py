@@ -74,6 +74,9 @@ def refresh() -> None:
     global _entry_points
     _entry_points = None
     _loaded.clear()
+    from colorbench.models import identity  # its fingerprints describe what was loaded
+
+    identity.forget()
 
 
 def _one_line(text: str) -> str:

@@ -31,11 +31,17 @@ _STUDY = click.option(
 @_OUT
 @_STUDY
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
-def results_command(out_dir: str, studies: tuple[str, ...], fmt: str) -> None:
+@click.option(
+    "--stale",
+    "include_stale",
+    is_flag=True,
+    help="Also the runs a plugin change superseded (status stale), next to their replacements.",
+)
+def results_command(out_dir: str, studies: tuple[str, ...], fmt: str, include_stale: bool) -> None:
     """Print one row per (study, setting, generator, seed): configuration, status, losses, metrics."""
     from colorbench.store.reader import load_runs
 
-    frame = load_runs(out_dir, list(studies) or None)
+    frame = load_runs(out_dir, list(studies) or None, include_stale=include_stale)
     if fmt == "csv":
         frame.to_csv(sys.stdout, index=False)
     else:

@@ -8,7 +8,6 @@ is worth seeing. Drawn with matplotlib's object API (no pyplot), so no GUI backe
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -26,20 +25,10 @@ PANEL_W, PANEL_H = 3.4, 1.9  # inches
 
 
 def read_history(run_dir: str | Path) -> pd.DataFrame:
-    """metrics.jsonl as a frame (empty when missing); unreadable lines are skipped, not fatal."""
-    path = Path(run_dir) / "metrics.jsonl"
-    rows = []
-    try:
-        lines = path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError):
-        return pd.DataFrame()
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a torn last line of a run being written
-        if isinstance(row, dict) and "epoch" in row:
-            rows.append(row)
+    """The run's per-epoch history as a frame (empty when missing); unreadable lines are skipped."""
+    from colorbench.store import RunDirectory
+
+    rows, _ = RunDirectory(run_dir).read_history()
     return pd.DataFrame(rows)
 
 

@@ -1,6 +1,6 @@
 """The protocol block: what the numbers were measured on and how, so a reader knows what they mean.
 
-Every entry is read from the store (study record, each run's config.json and summary.json) and
+Every entry is read from the store (the study record, each run's records) and
 from :data:`colorbench.metrics.METRICS`; where runs differ (two devices, say) every value is listed.
 """
 
@@ -36,7 +36,7 @@ def distinct(frame: pd.DataFrame, column: str, fmt=str) -> str:
 
 
 def _integer(value: Any) -> str:
-    if pd.isna(value):  # a run without config.json (failed before it started)
+    if pd.isna(value):  # a run without a record (failed before it started)
         return "unknown"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(int(value))

@@ -15,7 +15,7 @@ from typing import Any
 from colorbench.data.cache import load_prepared, locate
 from colorbench.errors import ColorbenchError
 from colorbench.factors import FACTORS
-from colorbench.models import get_generator
+from colorbench.models import get_generator, init_not_applicable_reason
 from colorbench.store import RunDirectory, Status, StudyRecord
 from colorbench.store.index import lineage_index
 from colorbench.store.studies import design_hash
@@ -230,8 +230,10 @@ def _plan_run(plugin, request: RunRequest, setting: Setting, seed: int, n_train:
 
     resolved = resolve_request(request.replace(seed=seed, **setting.changes), require_feasible=False)
     spec = resolved.spec
-    if "init" in setting.changes and plugin.manages_own_init(spec.variant, spec.generator_options):
-        return not_run(Status.NOT_APPLICABLE, f"{plugin.name} {spec.variant} manages its own weights")
+    if "init" in setting.changes and not resolved.infeasible:
+        reason = init_not_applicable_reason(plugin, spec.variant, spec.image_size, spec.generator_options)
+        if reason:
+            return not_run(Status.NOT_APPLICABLE, reason)
     if spec.batch_size > n_train:
         return not_run(
             Status.INFEASIBLE,

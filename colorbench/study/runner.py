@@ -58,6 +58,27 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
+def check_generators(plan: StudyPlan) -> None:
+    """One forward of every distinct generator to train, on the CPU, before anything trains.
+
+    A generator whose output breaks the contract (wrong shape, raw a*b*, NaN) stops the study
+    here with one line naming the plugin and variant, instead of failing every run.
+    """
+    from colorbench.models import get_generator
+    from colorbench.models.conformance import check_output
+
+    seen = set()
+    for run in plan.to_train():
+        spec = run.spec
+        key = (spec.generator, spec.variant, spec.image_size, tuple(sorted(spec.generator_options.items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        plugin = get_generator(spec.generator)
+        module = plugin.build_module(spec.variant, spec.image_size, spec.generator_options)
+        check_output(plugin, spec.variant, spec.image_size, spec.generator_options, module)
+
+
 def run_study(
     plan: StudyPlan,
     root: Path,
@@ -77,6 +98,7 @@ def run_study(
     result = StudyOutcome()
     if dry_run:
         return result
+    check_generators(plan)
     result.record_path = write_study(root, plan.record(command))
     if force:
         _clear_runs(plan, root)

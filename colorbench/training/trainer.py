@@ -24,6 +24,7 @@ import colorbench
 from colorbench.data import BatchLoader, PreparedData, prepare
 from colorbench.errors import ColorbenchError
 from colorbench.models import PatchDiscriminator, get_generator, init_weights
+from colorbench.models.conformance import check_output
 from colorbench.store import RunDirectory, RunRecord, Status, Summary, UnreadableRecordError
 from colorbench.store.checkpoint import (
     DamagedCheckpointError,
@@ -54,7 +55,7 @@ def train_run(
 ) -> Summary:
     """Train and evaluate one run in ``run_dir`` (inside a results store); resume it if it can.
 
-    Returns the summary (also written to ``summary.json``). A run that cannot run raises
+    Returns the summary (also written to the run directory). A run that cannot run raises
     :class:`ColorbenchError` before any work; a run whose losses become NaN/inf ends ``diverged``;
     Ctrl-C writes ``interrupted`` (the last checkpoint stays) and re-raises. A run that is already
     completed or diverged is returned as it is. A checkpoint that is damaged, or that cannot be
@@ -163,6 +164,8 @@ class _Run:
         if targets in ("both", "discriminator"):
             init_weights(self.discriminator, spec.init, spec.init_gain)
         prepare_modules(self.generator, self.discriminator, device)
+        # One batch before any training: a wrong shape or raw a*b* output is one line, not a torch error.
+        check_output(plugin, spec.variant, spec.image_size, spec.generator_options, self.generator)
 
         self.val_loader = BatchLoader(
             data.val_l,

@@ -137,7 +137,11 @@ def test_smoke_training_runs_through_the_harness(tmp_path):
     )
     resolved = resolve_request(request)
     summary = train_run(
-        resolved.spec, resolved.options, tmp_path / "store" / "run", cache_dir=tmp_path / "cache", verbose=False
+        resolved.spec,
+        resolved.options,
+        tmp_path / "store" / "run",
+        cache_dir=tmp_path / "cache",
+        verbose=False,
     )
     assert summary.status.value == "completed", summary
     assert summary.generator == "timm_unet" and summary.variant == "resnet18"
