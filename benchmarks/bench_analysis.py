@@ -1,0 +1,117 @@
+"""Time colorbench.analysis on simulated stores: the quick study's scale and the paper's val split.
+
+Everything :func:`colorbench.analysis.analyze` computes (effects against Default and gray, gray
+counts, best marks of every metric and loss column, the claim's verdict on a metric and on loss_G)
+for 2 generators x 9 settings x 3 seeds x 7 metrics, B = 2000, at 47 val images and at 2,000, plus
+the forest plot of the first case. Prints the CPU model (/proc/cpuinfo) and the load average.
+
+    python benchmarks/bench_analysis.py [--images 47 2000] [--boot 2000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+import pandas as pd
+
+from colorbench.analysis import analyze
+from colorbench.report.forest import forest_plot
+
+SETTINGS = (
+    ("default", None),
+    ("lr_low", "lr"),
+    ("lr_high", "lr"),
+    ("batch_low", "batch"),
+    ("batch_high", "batch"),
+    ("init_xavier", "init"),
+    ("init_kaiming", "init"),
+    ("layers_down", "layers"),
+    ("layers_up", "layers"),
+)
+METRICS = ("l1_ab", "psnr", "ssim", "ciede2000", "colorfulness_pred", "colorfulness_true", "dcf")
+GENERATORS = ("unet", "zhang")
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def simulate(
+    n_images: int, n_seeds: int = 3, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """per_image, gray and runs frames with image, seed and noise variation (effects are random)."""
+    rng = np.random.default_rng(seed)
+    k, s, i = (
+        a.ravel() for a in np.meshgrid(range(len(SETTINGS)), range(n_seeds), range(n_images), indexing="ij")
+    )
+    frames, runs = [], []
+    image_ids = np.array([f"img{j:05d}" for j in range(n_images)])
+    base = 3 * rng.standard_normal((n_images, len(METRICS))) + 10
+    for generator in GENERATORS:
+        frame = pd.DataFrame(
+            {
+                "generator": generator,
+                "setting": [SETTINGS[j][0] for j in k],
+                "factor": [SETTINGS[j][1] for j in k],
+                "seed": s,
+                "image_id": image_ids[i],
+            }
+        )
+        shape = (len(SETTINGS), n_seeds, n_images, len(METRICS))
+        values = (
+            base
+            + 0.3 * rng.standard_normal((len(SETTINGS), 1, 1, len(METRICS)))
+            + 0.1 * rng.standard_normal((*shape[:2], 1, len(METRICS)))
+            + 0.7 * rng.standard_normal((shape[0], 1, *shape[2:]))
+            + 0.7 * rng.standard_normal(shape)
+        ).reshape(-1, len(METRICS))
+        frames.append(pd.concat([frame, pd.DataFrame(values, columns=list(METRICS))], axis=1))
+        run = frame.drop_duplicates(["setting", "seed"])[["generator", "setting", "factor", "seed"]].copy()
+        for loss in ("loss_G_GAN", "loss_G_L1", "loss_G"):
+            run[loss] = 5 + rng.standard_normal(len(run))
+        runs.append(run)
+    gray = pd.DataFrame(base + 1.0, columns=list(METRICS)).assign(image_id=image_ids)
+    return pd.concat(frames, ignore_index=True), gray, pd.concat(runs, ignore_index=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, nargs="+", default=[47, 2000])
+    parser.add_argument("--boot", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per case (best and median shown)")
+    parser.add_argument("--quick", action="store_true", help="smoke mode: 47 images, B = 200, one run")
+    args = parser.parse_args()
+    if args.quick:
+        args.images, args.boot, args.repeat = [47], 200, 1
+    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical cores); load average {os.getloadavg()[0]:.2f}")
+    for n_images in args.images:
+        per_image, gray, runs = simulate(n_images)
+        times = []
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            result = analyze(per_image, gray, runs, n_boot=args.boot, seed=0)
+            times.append(time.perf_counter() - start)
+        print(
+            f"analyze: {len(GENERATORS)} generators x {len(SETTINGS)} settings x 3 seeds x {n_images} images"
+            f" x {len(METRICS)} metrics, B = {args.boot}: best {min(times):.2f} s,"
+            f" median {np.median(times):.2f} s"
+        )
+        if n_images == args.images[0]:
+            start = time.perf_counter()
+            png = forest_plot(result.effects, result.gray_effects, ["l1_ab", "psnr", "ciede2000", "dcf"])
+            print(f"forest_plot: {time.perf_counter() - start:.2f} s ({len(png) // 1024} KiB PNG)")
+
+
+if __name__ == "__main__":
+    main()

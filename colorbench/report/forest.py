@@ -1,0 +1,170 @@
+"""Forest plot of paired effects against Default, with the gray baseline as a reference line.
+
+One row of panels per generator, one panel per metric (wrapped after ``max_columns``). Each setting's
+effect (setting - Default) is a point with its 95% interval; a filled point's interval excludes
+zero, a hollow one's does not. The solid vertical line is zero (no change from Default); the dashed
+one is gray - Default (the gray baseline's effect), its interval shaded. When gray lies far outside
+the settings' range (the panel would squash them) it is written at the panel's edge instead.
+
+Sized for a two-column paper: 7 inches wide, no text under 7 pt. Drawn with matplotlib's object
+API (no pyplot), so no GUI backend is touched.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from colorbench.metrics import METRICS
+
+FONT_PT = 7.5
+ROW_IN = 0.2  # inches per setting
+PANEL_EXTRA_IN = 0.85  # title, axis label and ticks of one row of panels
+GRAY_REACH = 3.0  # gray is drawn in the panel while within 3x the settings' own extent
+EFFECT_COLOR, GRAY_COLOR = "tab:blue", "0.35"
+
+
+def _gray_reference(
+    gray_effects: pd.DataFrame, generator: str, metric: str
+) -> tuple[float, float, float] | None:
+    """(gray - Default, low, high) from Default's row against gray, or None without one."""
+    rows = gray_effects[
+        (gray_effects["generator"] == generator)
+        & (gray_effects["metric"] == metric)
+        & (gray_effects["setting"] == "default")
+    ]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    return -float(row["estimate"]), -float(row["high"]), -float(row["low"])
+
+
+def _panel(ax, rows: pd.DataFrame, labels: list[str], gray: tuple[float, float, float] | None, metric: str):
+    y = np.arange(len(labels))[::-1]  # first setting on top
+    position = dict(zip(labels, y, strict=True))
+    extent = [0.0]
+    headroom = 0.0
+    for _, row in rows.iterrows():
+        estimate, low, high = float(row["estimate"]), float(row["low"]), float(row["high"])
+        at = position[row["_label"]]
+        has_interval = math.isfinite(low) and math.isfinite(high)
+        excludes_zero = has_interval and (low > 0 or high < 0)
+        xerr = [[estimate - low], [high - estimate]] if has_interval else None
+        ax.errorbar(
+            estimate,
+            at,
+            xerr=xerr,
+            fmt="o",
+            ms=3.5,
+            lw=1,
+            capsize=2,
+            color=EFFECT_COLOR,
+            mfc=EFFECT_COLOR if excludes_zero else "white",
+            zorder=3,
+        )
+        extent += [estimate, low, high] if has_interval else [estimate]
+    lo, hi = min(extent), max(extent)
+    reach = GRAY_REACH * max(abs(lo), abs(hi), 1e-12)
+    ax.axvline(0, color="0.2", lw=0.8, zorder=1)
+    if gray is not None and math.isfinite(gray[0]):
+        value, g_low, g_high = gray
+        if abs(value) <= reach:
+            ax.axvline(value, color=GRAY_COLOR, ls="--", lw=1, zorder=2)
+            if math.isfinite(g_low) and math.isfinite(g_high):
+                ax.axvspan(g_low, g_high, color="0.9", zorder=0, lw=0)
+            lo, hi = min(lo, value), max(hi, value)
+        else:
+            # Far off: say where it is, inside the panel's top edge (headroom added below).
+            right = value > 0
+            ax.text(
+                0.98 if right else 0.02,
+                0.98,
+                f"gray {value:+.3g} {'→' if right else '←'}",
+                transform=ax.transAxes,
+                ha="right" if right else "left",
+                va="top",
+                color=GRAY_COLOR,
+            )
+            headroom = 0.9
+    pad = 0.08 * (hi - lo or 1.0)
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(-0.6, len(labels) - 0.4 + headroom)
+    ax.set_yticks(y, labels)
+    info = METRICS.get(metric)
+    # Short enough for four panels in 7 inches; the metric is the title, "- Default" the row's title.
+    unit = "no unit" if info is None or info.unit == "1" else info.unit
+    ax.set_xlabel(f"{unit}\n{info.direction} is better" if info else metric)
+    ax.grid(axis="x", color="0.92", lw=0.6, zorder=0)
+
+
+def forest_plot(
+    effects: pd.DataFrame,
+    gray_effects: pd.DataFrame,
+    metrics: Sequence[str],
+    *,
+    width: float = 7.0,
+    max_columns: int = 4,
+    dpi: int = 200,
+) -> bytes:
+    """A PNG of every generator's effects (``paired_effects``' frame) with gray from ``gray_effects``.
+
+    Setting labels come from a ``label`` column when the frame has one, else the setting id.
+    """
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    for name, frame in (("effects", effects), ("gray_effects", gray_effects)):
+        missing = {"generator", "setting", "metric", "estimate", "low", "high"} - set(frame.columns)
+        if missing:
+            raise ValueError(f"{name}: missing column(s) {', '.join(sorted(missing))}")
+    metrics = [m for m in metrics if m in set(effects["metric"])]
+    if not metrics:
+        raise ValueError("forest_plot: none of the metrics asked for has effects")
+    frame = effects.assign(_label=effects["label"] if "label" in effects.columns else effects["setting"])
+    frame["_label"] = frame["_label"].fillna(frame["setting"]).astype(str)
+    generators = list(dict.fromkeys(frame["generator"]))
+    n_cols = min(len(metrics), max_columns)
+    n_rows = math.ceil(len(metrics) / n_cols)
+    heights = [
+        n_rows * (ROW_IN * frame.loc[frame["generator"] == g, "_label"].nunique() + PANEL_EXTRA_IN)
+        for g in generators
+    ]
+    with mpl.rc_context({"font.size": FONT_PT, "axes.titlesize": FONT_PT + 0.5}):
+        fig = Figure(figsize=(width, sum(heights) + 0.35), layout="constrained")
+        subfigs = fig.subfigures(len(generators), 1, height_ratios=heights, squeeze=False)[:, 0]
+        for subfig, generator in zip(subfigs, generators, strict=True):
+            mine = frame[frame["generator"] == generator]
+            labels = list(dict.fromkeys(mine["_label"]))
+            bases = set(mine.get("basis", pd.Series(dtype=str)).dropna())
+            note = f"  (intervals: {', '.join(sorted(bases))})" if bases else ""
+            subfig.suptitle(f"{generator}: change from Default, 95% intervals{note}", fontsize=FONT_PT + 0.5)
+            axes = subfig.subplots(n_rows, n_cols, squeeze=False, sharey=True)
+            for ax, metric in zip(axes.ravel(), metrics, strict=False):
+                rows = mine[mine["metric"] == metric]
+                _panel(ax, rows, labels, _gray_reference(gray_effects, generator, metric), metric)
+                ax.set_title(metric)
+            for ax in axes.ravel()[len(metrics) :]:
+                ax.set_visible(False)
+        handles = [
+            Line2D([], [], color=EFFECT_COLOR, marker="o", ls="", ms=3.5, label="interval excludes 0"),
+            Line2D(
+                [],
+                [],
+                color=EFFECT_COLOR,
+                marker="o",
+                mfc="white",
+                ls="",
+                ms=3.5,
+                label="interval includes 0",
+            ),
+            Line2D([], [], color=GRAY_COLOR, ls="--", label="gray baseline (ab = 0) - Default"),
+        ]
+        fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
