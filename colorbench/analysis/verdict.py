@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from colorbench.analysis.effects import N_BOOT, ImageContrasts, RunContrasts, image_contrasts, run_contrasts
-from colorbench.results import FACTOR_TITLES
+from colorbench.factors import factor_title
 
 STUDY_CLAIM = ("init", "batch", "layers", "lr")  # most to least influential, as the study concluded
 SUPPORT_LEVEL = 0.95
@@ -94,7 +94,7 @@ class ClaimVerdict:
 
 
 def title(factor: str) -> str:
-    return FACTOR_TITLES.get(factor, factor)
+    return factor_title(factor)
 
 
 def _verdict(contrasts, column: str, claim: Sequence[str]) -> ClaimVerdict:
