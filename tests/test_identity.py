@@ -1,11 +1,10 @@
-"""Run identity and the one results store: what is hashed, stale plugins, worker-side hardware, study records."""
+"""Run identity and the one results store: what is hashed, stale plugins, worker hardware, study records."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -77,7 +76,8 @@ def test_a_pretrained_weights_option_gives_a_different_run_id():
     pytest.importorskip("colorbench_timm_unet", reason="the timm plugin is not installed")
     plain = resolve_request(preset_request("quick", "timm_unet"), require_feasible=False)
     pretrained = resolve_request(
-        preset_request("quick", "timm_unet").with_overrides({"option.pretrained": "true"}), require_feasible=False
+        preset_request("quick", "timm_unet").with_overrides({"option.pretrained": "true"}),
+        require_feasible=False,
     )
     assert pretrained.spec.generator_options == {"pretrained": True}
     assert pretrained.spec.run_id != plain.spec.run_id
@@ -291,7 +291,17 @@ def test_old_format_stores_render_in_results_and_report(tmp_path):
     assert "Glorot init" in results.output and "n_down = 7" in results.output
     for fmt in ("markdown", "html"):
         report = runner.invoke(
-            main, ["report", "--out", str(store), "--format", fmt, "-o", str(tmp_path / f"r.{fmt}"), "--no-figures"]
+            main,
+            [
+                "report",
+                "--out",
+                str(store),
+                "--format",
+                fmt,
+                "-o",
+                str(tmp_path / f"r.{fmt}"),
+                "--no-figures",
+            ],
         )
         assert report.exit_code == 0, report.output
     assert "He init" in (tmp_path / "r.markdown").read_text()

@@ -1,34 +1,51 @@
 """Everything a report shows, assembled once from the store; the formats only lay it out.
 
-:func:`build_report` reads one study (:func:`colorbench.store.reader.load_runs`) and returns a
-:class:`Report`: per generator its table, influence ranking, image grid and curves (PNG bytes),
-plus the protocol block. :func:`colorbench.report.render.write_report` turns it into HTML, LaTeX,
-Markdown or CSV.
+:func:`build_report` reads one study (runs, their per-image metrics, the gray baseline of their
+data split), runs :func:`colorbench.analysis.analyze` on them, and returns a :class:`Report`: per
+generator its table (marks earned by the statistics), its effects against Default with intervals,
+its verdict sentences and gray headline, its figures; the notes every format carries; the protocol.
+Nothing here imports a plugin: labels and descriptions come from the store's records.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from colorbench.analysis import Analysis, analyze, verdict_sentence
 from colorbench.errors import ColorbenchError
-from colorbench.report.curves import VAL_METRIC, training_curves
-from colorbench.report.grids import MAX_IMAGES, image_grid
-from colorbench.report.influence import Influence, influence
+from colorbench.metrics import METRICS
+from colorbench.report import notes as report_notes
+from colorbench.report.effects import EffectsTable, build_effects
 from colorbench.report.protocol import ProtocolItem, protocol, scale_phrase
-from colorbench.report.tables import COLUMNS, INTERVALS, Column, Table, build_tables, seeds_phrase
-from colorbench.store.reader import load_runs, load_study
+from colorbench.report.tables import (
+    COLUMNS,
+    INTERVALS,
+    Column,
+    Table,
+    apply_analysis,
+    build_table,
+    seeds_phrase,
+)
+from colorbench.store.per_image import load_gray, load_per_image
+from colorbench.store.reader import load_runs, load_study, store_root
+
+VAL_METRICS = ("l1_ab", "psnr", "ssim", "ciede2000", "colorfulness_pred", "dcf", "auc")
+DEFAULT_VERDICT_METRIC = "ciede2000"
+N_BOOT = 2000
 
 
 @dataclass
 class Figure:
-    kind: str  # "grid" or "curves"
-    generator: str
+    kind: str  # "grid", "curves" or "forest"
+    generator: str  # "" for a figure of every generator
     data: bytes  # PNG
     caption: str
     src: str = ""  # set by the writer: a file name beside the report, or a data URI
+    credits: list[str] = field(default_factory=list)  # image ids and licences shown in a grid
 
 
 @dataclass
@@ -36,7 +53,9 @@ class Section:
     generator: str
     description: str
     table: Table
-    influence: Influence
+    effects: EffectsTable | None
+    verdicts: list[str]
+    headline: str | None
     figures: list[Figure] = field(default_factory=list)
 
 
@@ -44,13 +63,18 @@ class Section:
 class Report:
     study: dict[str, Any]
     runs: pd.DataFrame
+    per_image: pd.DataFrame
     sections: list[Section]
+    notes: list[str]
     protocol: list[ProtocolItem]
     interval: str  # "std" or "ci95"
     interval_text: str
     seeds_text: str
     scale_text: str
     columns: tuple[Column, ...] = COLUMNS
+    figures: list[Figure] = field(default_factory=list)  # figures of the whole study (forest plot)
+    analysis: Analysis | None = None
+    analysis_seconds: float = 0.0
 
     @property
     def title(self) -> str:
@@ -69,67 +93,157 @@ def _description(study: dict[str, Any], runs: pd.DataFrame, generator: str) -> s
     return ""
 
 
-def _figures(runs: pd.DataFrame, generator: str, with_figures: bool) -> list[Figure]:
-    if not with_figures:
-        return []
-    figures = []
-    grid = image_grid(runs)
-    if grid is not None:
-        figures.append(
-            Figure(
-                "grid",
-                generator,
-                grid,
-                f"{generator}: up to {MAX_IMAGES} fixed val images; rows = settings in the table's order, "
-                "columns per image = grey input, the setting's prediction (lowest completed seed), ground "
-                "truth. Grey tiles: no prediction (see the table).",
-            )
-        )
-    curves = training_curves(runs)
-    if curves is not None:
-        figures.append(
-            Figure(
-                "curves",
-                generator,
-                curves,
-                f"{generator}: training losses (batch-weighted epoch means) and val {VAL_METRIC} per epoch, "
-                "one row per setting, one line per seed.",
-            )
-        )
-    return figures
+def _analysis_inputs(runs: pd.DataFrame, per_image: pd.DataFrame, gray: pd.DataFrame):
+    """(per_image, gray, runs) in colorbench.analysis' schemas, one data split per generator."""
+    metrics = [m for m in VAL_METRICS if m in per_image.columns]
+    image_frame = per_image[
+        ["generator", "setting", "label", "factor", "seed", "image_id", "data_key", *metrics]
+    ]
+    image_frame = image_frame.assign(factor=image_frame["factor"].where(image_frame["factor"].notna(), None))
+    done = runs[runs["status"] == "completed"]
+    losses = [c for c in ("loss_G_GAN", "loss_G_L1", "loss_G") if c in done.columns]
+    run_frame = done[["generator", "setting", "label", "factor", "seed", *losses]].dropna(subset=losses)
+    run_frame = run_frame.assign(factor=run_frame["factor"].where(run_frame["factor"].notna(), None))
+    return image_frame, gray, run_frame, metrics
 
 
-def build_report(out_dir, study: str, *, interval: str = "std", with_figures: bool = True) -> Report:
+def _analyze(runs, per_image, gray, verdict_metric: str, notes: list[str]) -> Analysis | None:
+    """The statistics of every generator, each against the gray baseline of its own data split."""
+    if per_image.empty or gray.empty:
+        return None
+    image_frame, gray, run_frame, metrics = _analysis_inputs(runs, per_image, gray)
+    if verdict_metric not in metrics:
+        raise ColorbenchError(f"--metric {verdict_metric}: the runs have no per-image {verdict_metric}")
+    results = []
+    for generator, mine in image_frame.groupby("generator", sort=False):
+        keys = list(dict.fromkeys(mine["data_key"]))
+        if len(keys) > 1:
+            notes.append(f"{generator}: its runs used different data splits, so they were not compared")
+            continue
+        if not (mine["setting"] == "default").any():
+            notes.append(f"{generator}: Default has no completed run, so nothing is compared with it")
+            continue
+        gray_one = gray[gray["data_key"] == keys[0]]
+        if gray_one.empty:
+            continue
+        losses = run_frame[run_frame["generator"] == generator]
+        try:
+            results.append(
+                analyze(
+                    mine.drop(columns=["data_key"]),
+                    gray_one[["image_id", *metrics]],
+                    losses if len(losses) else None,
+                    metrics=metrics,
+                    verdict_metric=verdict_metric,
+                    n_boot=N_BOOT,
+                )
+            )
+        except ValueError as exc:  # the statistics' own input checks, in one line
+            notes.append(f"{generator}: no paired statistics ({exc})")
+    if not results:
+        return None
+    first = results[0]
+    return Analysis(
+        effects=pd.concat([r.effects for r in results], ignore_index=True),
+        gray_effects=pd.concat([r.gray_effects for r in results], ignore_index=True),
+        gray_counts=pd.concat([r.gray_counts for r in results], ignore_index=True),
+        run_effects=pd.concat([r.run_effects for r in results], ignore_index=True),
+        best_marks=tuple(m for r in results for m in r.best_marks),
+        metric_verdicts=tuple(v for r in results for v in r.metric_verdicts),
+        loss_verdicts=tuple(v for r in results for v in r.loss_verdicts),
+        n_boot=first.n_boot,
+        seed=first.seed,
+    )
+
+
+def _headline(analysis: Analysis, generator: str, metric: str, scale: str) -> str | None:
+    counts = analysis.gray_counts[analysis.gray_counts["generator"] == generator]
+    if counts.empty:
+        return None
+    by_metric = {r.metric: r for r in counts.itertuples(index=False)}
+    main = by_metric.get(metric)
+    if main is None:
+        return None
+    label = {c.key: c.label for c in COLUMNS}
+    others = ", ".join(f"{label.get(m, m)} {r.n_better}" for m, r in by_metric.items() if m != metric)
+    return (
+        f"{main.n_better} of {main.n_settings} {generator} settings beat gray on {label.get(metric, metric)} "
+        f"at this scale ({scale}); on the other val metrics: {others} (of {main.n_settings})."
+    )
+
+
+def _verdicts(analysis: Analysis, generator: str) -> list[str]:
+    out = []
+    for verdicts in (analysis.loss_verdicts, analysis.metric_verdicts):
+        for verdict in verdicts:
+            if verdict.generator == generator and verdict.influences:
+                out.append(verdict_sentence(verdict))
+    return out
+
+
+def build_report(
+    out_dir,
+    study: str,
+    *,
+    interval: str = "std",
+    with_figures: bool = True,
+    verdict_metric: str = DEFAULT_VERDICT_METRIC,
+    images: list[str] | None = None,
+) -> Report:
     """Read one study from the store at ``out_dir`` and assemble its report (nothing is written)."""
     if interval not in INTERVALS:
         raise ColorbenchError(f"unknown interval {interval!r}; choose from {', '.join(INTERVALS)}")
-    record = load_study(out_dir, study).to_dict()
-    runs = load_runs(out_dir, [study])
+    if verdict_metric not in METRICS or verdict_metric == "colorfulness_true":
+        raise ColorbenchError(f"--metric {verdict_metric!r}: choose one of {', '.join(VAL_METRICS)}")
+    root = store_root(out_dir)
+    record = load_study(root, study).to_dict()
+    runs = load_runs(root, [study])
+    per_image, problems = load_per_image(runs)
+    gray, gray_problems = load_gray(root, per_image["data_key"] if "data_key" in per_image else [])
+    notes = report_notes.store_notes(problems + gray_problems)
+    started = time.perf_counter()
+    analysis = _analyze(runs, per_image, gray, verdict_metric, notes)
+    seconds = time.perf_counter() - started
     generators = list(dict.fromkeys([*(record.get("plugins") or []), *runs["generator"]]))
-    tables = build_tables(runs, generators)
+    tables = [t for t in (build_table(runs, g) for g in generators) if t is not None]
     seeds_text, scale_text = seeds_phrase(tables), scale_phrase(runs)
     sections = []
     for table in tables:
-        mine = runs[runs["generator"] == table.generator]
+        generator = table.generator
+        effects = None
+        if analysis is not None:
+            apply_analysis(table, analysis.best_marks, analysis.gray_effects)
+            effects = build_effects(analysis, generator, table)
         sections.append(
             Section(
-                table.generator,
-                _description(record, runs, table.generator),
+                generator,
+                _description(record, runs, generator),
                 table,
-                influence(runs, table.generator, scale=scale_text, seeds=seeds_text),
-                _figures(mine, table.generator, with_figures),
+                effects,
+                _verdicts(analysis, generator) if analysis is not None else [],
+                _headline(analysis, generator, verdict_metric, scale_text) if analysis is not None else None,
             )
         )
-    return Report(
+    notes = report_notes.study_notes(runs, record, tables, scale_text, seeds_text, analysis) + notes
+    report = Report(
         study=record,
         runs=runs,
+        per_image=per_image,
         sections=sections,
+        notes=notes,
         protocol=protocol(record, runs, interval),
         interval=interval,
         interval_text=INTERVALS[interval],
         seeds_text=seeds_text,
         scale_text=scale_text,
+        analysis=analysis,
+        analysis_seconds=seconds,
     )
+    if with_figures:
+        from colorbench.report.figures import add_figures
+
+        add_figures(report, root, verdict_metric, images or [])
+    return report
 
 
 def aggregated_frame(report: Report) -> pd.DataFrame:
@@ -150,11 +264,33 @@ def aggregated_frame(report: Report) -> pd.DataFrame:
                 "n_planned": row.n_planned,
                 "note": row.note,
             }
-            for column, cell in zip(COLUMNS, row.cells or [None] * len(COLUMNS), strict=True):
+            for column in COLUMNS:
+                cell = row.cells.get(column.key)
                 stat = cell.stat if cell else None
                 out[f"{column.key}_mean"] = stat.mean if stat else None
                 out[f"{column.key}_std"] = stat.std if stat else None
                 out[f"{column.key}_ci95"] = stat.ci95 if stat else None
                 out[f"{column.key}_best"] = bool(cell and cell.best)
+                out[f"{column.key}_vs_gray"] = cell.versus_gray if cell else ""
+                effect = section.effects.cell(row.setting, column.key) if section.effects else None
+                out[f"{column.key}_effect"] = effect.estimate if effect else None
+                out[f"{column.key}_effect_low"] = effect.low if effect else None
+                out[f"{column.key}_effect_high"] = effect.high if effect else None
             rows.append(out)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    # The notes and verdicts every format carries, as rows of their own kind.
+    extra = [
+        {"study": report.study.get("name"), "generator": "", "setting": "note", "note": n}
+        for n in report.notes
+    ]
+    for section in report.sections:
+        for sentence in [*section.verdicts, *([section.headline] if section.headline else [])]:
+            extra.append(
+                {
+                    "study": report.study.get("name"),
+                    "generator": section.generator,
+                    "setting": "verdict",
+                    "note": sentence,
+                }
+            )
+    return pd.concat([frame, pd.DataFrame(extra)], ignore_index=True) if extra else frame

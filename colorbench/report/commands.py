@@ -37,11 +37,24 @@ _STUDY = click.option(
     is_flag=True,
     help="Also the runs a plugin change superseded (status stale), next to their replacements.",
 )
-def results_command(out_dir: str, studies: tuple[str, ...], fmt: str, include_stale: bool) -> None:
+@click.option(
+    "--per-image",
+    is_flag=True,
+    help="The long table instead: one row per (run, evaluation epoch, val image) with its metrics.",
+)
+def results_command(
+    out_dir: str, studies: tuple[str, ...], fmt: str, include_stale: bool, per_image: bool
+) -> None:
     """Print one row per (study, setting, generator, seed): configuration, status, losses, metrics."""
     from colorbench.store.reader import load_runs
 
     frame = load_runs(out_dir, list(studies) or None, include_stale=include_stale)
+    if per_image:
+        from colorbench.store.per_image import load_per_image
+
+        frame, problems = load_per_image(frame, final_only=False)
+        for problem in problems:
+            click.echo(f"note: {problem}", err=True)
     if fmt == "csv":
         frame.to_csv(sys.stdout, index=False)
     else:
@@ -54,18 +67,20 @@ def results_command(out_dir: str, studies: tuple[str, ...], fmt: str, include_st
 @_STUDY
 @click.option(
     "--format",
-    "fmt",
+    "formats",
     required=True,
-    type=click.Choice(["html", "latex", "markdown", "csv"]),
+    multiple=True,
+    type=click.Choice(["html", "latex", "markdown", "csv", "all"]),
     help="html: one page; latex: standalone .tex plus \\input-able fragments; markdown: README tables; "
-    "csv: the aggregated numbers.",
+    "csv: the aggregated numbers. Repeat it, or 'all', to write several at once.",
 )
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Output file (one study only); figures go beside it. Default: reports/<study>/report.<ext>.",
+    help="Output file (one study only); figures go beside it; with several formats each gets its "
+    "extension. Default: reports/<study>/report.<ext>.",
 )
 @click.option("--template", type=click.Path(dir_okay=False), default=None, help="Your own jinja2 template.")
 @click.option("--embed-images", is_flag=True, help="HTML: embed the figures, giving one self-contained file.")
@@ -76,13 +91,56 @@ def results_command(out_dir: str, studies: tuple[str, ...], fmt: str, include_st
     show_default=True,
     help="Spread shown after each mean: sample std over seeds, or the 95% t-interval half-width.",
 )
-@click.option("--no-figures", is_flag=True, help="Tables only (no image grids or curves).")
-def report_command(out_dir, studies, fmt, output, template, embed_images, interval, no_figures) -> None:
-    """Write a study's report: tables per generator, influence ranking, image grids, curves, protocol."""
+@click.option(
+    "--metric",
+    default="ciede2000",
+    show_default=True,
+    help="The val metric of the claim's verdict, the image grids and the curves.",
+)
+@click.option(
+    "--columns",
+    default=None,
+    metavar="KEY,KEY",
+    help="Table columns, in order (parameters, train_minutes, loss_G_GAN, loss_G_L1, loss_G, l1_ab, psnr, "
+    "ssim, ciede2000, colorfulness_pred, dcf, auc). Default: all; LaTeX fragments: a selection that fits "
+    "a page width.",
+)
+@click.option(
+    "--table-float",
+    type=click.Choice(["table*", "table"]),
+    default="table*",
+    show_default=True,
+    help="LaTeX: table* spans both columns of a two-column paper; table fits one (choose few --columns).",
+)
+@click.option(
+    "--images",
+    default=None,
+    metavar="ID,ID",
+    help="Val image ids to add to the image grids (besides Default's best, median and worst over gray).",
+)
+@click.option("--no-figures", is_flag=True, help="Tables only (no forest plot, image grids or curves).")
+def report_command(
+    out_dir,
+    studies,
+    formats,
+    output,
+    template,
+    embed_images,
+    interval,
+    metric,
+    columns,
+    table_float,
+    images,
+    no_figures,
+) -> None:
+    """Write a study's report: tables, effects with intervals, verdicts, figures, protocol."""
     from colorbench.report.build import build_report
-    from colorbench.report.render import default_output, write_report
+    from colorbench.report.render import FORMATS, default_output, write_report
     from colorbench.store.reader import study_names
 
+    chosen = list(FORMATS) if "all" in formats else list(dict.fromkeys(formats))
+    if template and len(chosen) > 1:
+        raise ColorbenchError("--template is for one --format at a time")
     names = list(studies) or study_names(out_dir)
     if not names:
         raise ColorbenchError(
@@ -92,12 +150,33 @@ def report_command(out_dir, studies, fmt, output, template, embed_images, interv
         raise ColorbenchError(
             f"-o names one file but {len(names)} studies were selected; pick one with --study"
         )
+    keys = [k.strip() for k in columns.split(",") if k.strip()] if columns else None
+    asked = [i.strip() for i in images.split(",") if i.strip()] if images else []
     for name in names:
-        report = build_report(out_dir, name, interval=interval, with_figures=not no_figures and fmt != "csv")
-        target = Path(output) if output else default_output(name, fmt)
-        paths = write_report(
-            report, fmt, target, template=Path(template) if template else None, embed_images=embed_images
+        report = build_report(
+            out_dir,
+            name,
+            interval=interval,
+            with_figures=not no_figures and any(f != "csv" for f in chosen),
+            verdict_metric=metric,
+            images=asked,
         )
-        click.echo(
-            f"{name}: wrote {paths[0]}" + (f" (+{len(paths) - 1} files beside it)" if paths[1:] else "")
-        )
+        for fmt in chosen:
+            if output:
+                target = Path(output)
+                if len(chosen) > 1:
+                    target = target.with_suffix("." + FORMATS[fmt].extension)
+            else:
+                target = default_output(name, fmt)
+            paths = write_report(
+                report,
+                fmt,
+                target,
+                template=Path(template) if template else None,
+                embed_images=embed_images,
+                tex_float=table_float,
+                columns=keys,
+            )
+            click.echo(
+                f"{name}: wrote {paths[0]}" + (f" (+{len(paths) - 1} files beside it)" if paths[1:] else "")
+            )

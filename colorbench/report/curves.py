@@ -1,88 +1,129 @@
-"""Training curves per setting: the generator's losses, D's loss and a val metric, epoch by epoch.
+"""Training curves: one row of panels per setting, one line per seed, units on the axes.
 
-One figure per generator, one row of panels per setting (the table's order), one line per seed.
-Diverged and interrupted runs are drawn up to their last complete epoch: where a run went wrong
-is worth seeing. Drawn with matplotlib's object API (no pyplot), so no GUI backend is touched.
+Panels: the generator's adversarial loss, D's loss, the generator's L1 term (training, per epoch)
+and the report's val metric at every evaluation, with the gray baseline as a dashed line. Each
+column shares its y range, taken from the runs that did not diverge (a diverged run is drawn up to
+its last finite epoch and may leave the range), so one setting that blows up does not flatten the
+others. Drawn with matplotlib's object API (no pyplot), so no GUI backend is touched.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from colorbench.metrics import METRICS
+from colorbench.store import RunDirectory
+from colorbench.store.reader import GRAY_PREFIX
 
-VAL_METRIC = "l1_ab"  # the val counterpart of the training L1 term
-PANELS = (
-    ("GAN terms", (("loss_G_GAN", "Loss G GAN"), ("loss_D", "Loss D"))),
-    ("L1 and total", (("loss_G_L1", "Loss G L1"), ("loss_G", "Loss G"))),
-    (f"val {VAL_METRIC} ({METRICS[VAL_METRIC].direction} is better)", ((VAL_METRIC, f"val {VAL_METRIC}"),)),
-)
-COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red")
-PANEL_W, PANEL_H = 3.4, 1.9  # inches
+SEED_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+PANEL_W, PANEL_H = 1.75, 1.05  # inches: four panels fill a 7-inch page width
+FONT_PT = 7.5
 
 
 def read_history(run_dir: str | Path) -> pd.DataFrame:
     """The run's per-epoch history as a frame (empty when missing); unreadable lines are skipped."""
-    from colorbench.store import RunDirectory
-
     rows, _ = RunDirectory(run_dir).read_history()
     return pd.DataFrame(rows)
 
 
-def training_curves(runs: pd.DataFrame, image_format: str = "png") -> bytes | None:
-    """The curves figure for one generator of one study (load_runs' rows), or None without history."""
+def _panels(metric: str) -> list[tuple[str, str, str]]:
+    info = METRICS[metric]
+    return [
+        ("loss_G_GAN", "Loss G GAN", "BCE"),
+        ("loss_D", "Loss D", "BCE"),
+        ("loss_G_L1", "Loss G L1", "100 x L1 (ab/110)"),
+        (metric, f"val {metric} {'↓' if info.direction == 'lower' else '↑'}", info.unit),
+    ]
+
+
+def _robust_range(values: list[float]) -> tuple[float, float] | None:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return None
+    low, high = min(finite), max(finite)
+    pad = 0.06 * (high - low) if high > low else max(abs(high) * 0.05, 1e-3)
+    return low - pad, high + pad
+
+
+def training_curves(runs: pd.DataFrame, metric: str = "ciede2000", image_format: str = "png") -> bytes | None:
+    """The curves figure of one generator of one study (load_runs' rows), or None without history."""
+    import matplotlib as mpl
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
+    panels = _panels(metric)
     settings = []
     for _, group in runs.groupby("order", sort=True):
         histories = [
-            (int(seed), read_history(run_dir))
-            for seed, run_dir in zip(group["seed"], group["run_dir"], strict=True)
+            (int(seed), status, read_history(run_dir))
+            for seed, status, run_dir in zip(group["seed"], group["status"], group["run_dir"], strict=True)
             if isinstance(run_dir, str)
         ]
-        histories = [(s, h) for s, h in histories if not h.empty]
+        histories = [h for h in histories if not h[2].empty]
         if histories:
-            status = group["status"].iloc[0]
-            label = str(group["label"].iloc[0]) + ("" if status == "completed" else f" ({status})")
+            statuses = sorted({s for _, s, _ in histories if s != "completed"})
+            label = str(group["label"].iloc[0]) + (f" ({', '.join(statuses)})" if statuses else "")
             settings.append((label, histories))
     if not settings:
         return None
-    fig = Figure(figsize=(PANEL_W * len(PANELS), PANEL_H * len(settings) + 0.6), layout="constrained")
-    axes = fig.subplots(len(settings), len(PANELS), squeeze=False, sharex=True, sharey="col")
-    for r, (label, histories) in enumerate(settings):
-        for c, (title, series) in enumerate(PANELS):
-            ax = axes[r][c]
-            for k, (key, name) in enumerate(series):
-                for i, (_seed, history) in enumerate(histories):
+    gray = {}
+    if GRAY_PREFIX + metric in runs.columns and runs[GRAY_PREFIX + metric].notna().any():
+        gray[metric] = float(runs[GRAY_PREFIX + metric].dropna().iloc[0])
+    ranges = {}
+    for key, _, _ in panels:
+        values = [
+            float(v)
+            for _, histories in settings
+            for _, status, h in histories
+            if status != "diverged" and key in h.columns
+            for v in h[key].dropna()
+        ]
+        ranges[key] = _robust_range(values + ([gray[key]] if key in gray else []))
+    seeds = sorted({s for _, histories in settings for s, _, _ in histories})
+    colors = {s: SEED_COLORS[i % len(SEED_COLORS)] for i, s in enumerate(seeds)}
+    with mpl.rc_context({"font.size": FONT_PT, "axes.titlesize": FONT_PT, "axes.labelsize": FONT_PT}):
+        fig = Figure(figsize=(PANEL_W * len(panels), PANEL_H * len(settings) + 0.55), layout="constrained")
+        axes = fig.subplots(len(settings), len(panels), squeeze=False, sharex=True)
+        for r, (label, histories) in enumerate(settings):
+            for c, (key, title, unit) in enumerate(panels):
+                ax = axes[r][c]
+                for seed, _status, history in histories:
                     if key not in history.columns:
                         continue
                     points = history[["epoch", key]].dropna()
                     ax.plot(
                         points["epoch"],
                         points[key],
-                        color=COLORS[k % len(COLORS)],
-                        alpha=0.85,
-                        marker="o" if len(points) < 3 else None,
-                        markersize=3,
-                        linewidth=1.2,
-                        label=name if i == 0 else None,
+                        color=colors[seed],
+                        marker="o" if len(points) < 12 else None,
+                        markersize=2.5,
+                        linewidth=1.0,
+                        label=f"seed {seed}",
                     )
-            if r == 0:
-                ax.set_title(title, fontsize=9)
-                ax.legend(fontsize=7, loc="best")
-            if c == 0:
-                ax.set_ylabel(label, fontsize=8)
-            if r == len(settings) - 1:
-                ax.set_xlabel("epoch", fontsize=8)
-            ax.tick_params(labelsize=7)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.grid(alpha=0.3)
-    seeds = sorted({s for _, h in settings for s, _ in h})
-    fig.suptitle(f"one line per seed ({', '.join(map(str, seeds))})", fontsize=8)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=image_format, dpi=100)
+                if key in gray:
+                    ax.axhline(gray[key], color="0.4", linestyle="--", linewidth=0.9, label="gray")
+                if ranges.get(key):
+                    ax.set_ylim(*ranges[key])
+                if r == 0:
+                    ax.set_title(f"{title}\n[{unit}]")
+                if c == 0:
+                    ax.set_ylabel(label, fontsize=FONT_PT)
+                if r == len(settings) - 1:
+                    ax.set_xlabel("epoch")
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+                ax.grid(alpha=0.3)
+        handles, names = [], []
+        for ax in np.ravel(axes):
+            for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
+                if name not in names:
+                    handles.append(handle)
+                    names.append(name)
+        fig.legend(handles, names, loc="outside upper center", ncol=len(names), frameon=False)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=image_format, dpi=150)
     return buffer.getvalue()

@@ -1,16 +1,16 @@
-"""Image grids of the fixed val images: rows = settings, columns = grey input, prediction, ground truth.
+"""Image grids: one row per val image; columns grey input | each setting's prediction | ground truth.
 
-Each run saves the same val images (``samples/NNN_{input,pred,truth}.png``, same indices in every
-run of a study). Per generator one PNG: a block of three columns (grey input, the setting's
-prediction, ground truth) per val image, side by side, one row per setting in the table's order,
-built with :func:`torchvision.utils.make_grid`. A setting without samples (infeasible, diverged,
-not started) gets a blank tile; the prediction shown is the lowest completed seed's.
+The images are chosen from the per-image metrics, not taken first-come: the Default setting's
+best, median and worst improvement over gray (on the report's metric), plus any the user names
+(``--images``). Every run saves its predictions for the first val images (``num_samples``), and the
+store keeps the grey inputs and truths once per data split, so the choice is made among those.
+Each prediction tile is labelled with its seed and its own value of the metric (CIEDE2000 by
+default); the image ids and their licences go under the grid (``Figure.credits``).
 """
 
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,148 +18,196 @@ import pandas as pd
 import torch
 from PIL import Image, ImageDraw, ImageFont
 from torchvision.transforms.functional import pil_to_tensor, resize
-from torchvision.utils import make_grid
 
-MAX_IMAGES = 4  # val images per grid; more make the page too wide to read
-# Tiles are scaled to a side between these: small samples (32 px smoke runs) up so the column
-# names fit over them, large ones (256 px) down so a page holds the grid; it is for looking, not measuring.
-MIN_TILE_PX, MAX_TILE_PX = 72, 128
-PADDING, BLOCK_GAP, MARGIN = 2, 10, 6
+from colorbench.data.attribution import credit
+from colorbench.errors import ColorbenchError
+from colorbench.store import RunDirectory
+from colorbench.store.baselines import BaselineDirectory
+
+TILE_PX = 112  # tiles are scaled to this side: big enough to see colour, a page holds the grid
+PADDING, MARGIN, FONT_PX = 3, 6, 13
 BLANK_GREY = 0.85
-COLUMN_NAMES = ("grey input", "prediction", "ground truth")
-SHORT_COLUMN_NAMES = ("grey", "prediction", "truth")  # for tiles too narrow for the full names
-_SAMPLE = re.compile(r"^(\d+)_(input|pred|truth)\.png$")
 
 
 @dataclass(frozen=True)
-class GridRow:
-    label: str
-    run_dir: Path | None  # None: nothing to show (blank tiles)
-    seed: int | None
+class GridImage:
+    index: int  # position in the val split (= the saved sample's number)
+    image_id: str
+    why: str  # "best", "median", "worst" or "asked for"
 
 
-def _font(size: int = 13):
+def _font(size: int = FONT_PX):
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has only the fixed bitmap font
         return ImageFont.load_default()
 
 
-def _samples(value) -> dict[int, set[str]]:
-    found: dict[int, set[str]] = {}
-    for name in str(value or "").split(","):
-        match = _SAMPLE.match(name.strip())
-        if match:
-            found.setdefault(int(match.group(1)), set()).add(match.group(2))
-    return found
+def _short(metric: str) -> str:
+    # PIL's bundled font has no Greek: "dE00" rather than "ΔE00".
+    return {"ciede2000": "dE00", "l1_ab": "L1", "psnr": "PSNR", "ssim": "SSIM"}.get(metric, metric)
 
 
-def grid_rows(runs: pd.DataFrame) -> list[GridRow]:
-    """One row per setting (table order): the lowest completed seed that saved samples, if any."""
-    rows = []
-    for _, group in runs.groupby("order", sort=True):
-        done = group[(group["status"] == "completed") & group["samples"].notna() & group["run_dir"].notna()]
-        done = done.sort_values("seed")
-        label = str(group["label"].iloc[0])
-        if done.empty:
-            rows.append(GridRow(f"{label} ({group['status'].iloc[0]})", None, None))
-        else:
-            rows.append(GridRow(label, Path(done["run_dir"].iloc[0]), int(done["seed"].iloc[0])))
-    return rows
+def _default_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    done = runs[(runs["status"] == "completed") & runs["run_dir"].notna()]
+    return done.sort_values(["order", "seed"]).groupby("order", sort=True).head(1)
 
 
-def _load(path: Path, size: tuple[int, int] | None) -> torch.Tensor | None:
+def choose_images(
+    per_image: pd.DataFrame,
+    gray: pd.DataFrame,
+    image_ids: list[str],
+    n_saved: int,
+    metric: str,
+    direction: str,
+    asked: list[str],
+) -> list[GridImage]:
+    """Best, median and worst improvement of Default over gray among the saved images, then ``asked``."""
+    candidates = image_ids[:n_saved]
+    default = per_image[(per_image["setting"] == "default") & per_image["image_id"].isin(candidates)]
+    chosen: list[GridImage] = []
+    if not default.empty and not gray.empty:
+        seed = default["seed"].min()
+        mine = default[default["seed"] == seed].set_index("image_id")[metric]
+        reference = gray.set_index("image_id")[metric].reindex(mine.index)
+        gain = (reference - mine) if direction == "lower" else (mine - reference)
+        ranked = gain.sort_values(ascending=False)
+        picks = [
+            ("best", ranked.index[0]),
+            ("median", ranked.index[len(ranked) // 2]),
+            ("worst", ranked.index[-1]),
+        ]
+        for why, image_id in picks:
+            if all(c.image_id != image_id for c in chosen):
+                chosen.append(GridImage(candidates.index(image_id), image_id, why))
+    for image_id in asked:
+        if image_id not in candidates:
+            raise ColorbenchError(
+                f"--images {image_id!r}: not among the {len(candidates)} val images whose predictions "
+                f"every run saved (raise num_samples to save more); e.g. {', '.join(candidates[:3])}"
+            )
+        if all(c.image_id != image_id for c in chosen):
+            chosen.append(GridImage(candidates.index(image_id), image_id, "asked for"))
+    return chosen
+
+
+def _load(path: Path | None) -> torch.Tensor | None:
+    if path is None:
+        return None
     try:
         with Image.open(path) as image:
             tensor = pil_to_tensor(image.convert("RGB")).float() / 255.0
     except (OSError, ValueError):
         return None  # a missing or broken sample file shows as a blank tile
-    if size is not None and tuple(tensor.shape[-2:]) != size:
-        tensor = resize(tensor, list(size), antialias=True)
-    return tensor
+    return resize(tensor, [TILE_PX, TILE_PX], antialias=True)
 
 
-def _tile_size(path: Path) -> tuple[int, int]:
-    with Image.open(path) as image:
-        w, h = image.size
-    scale = min(max(1.0, MIN_TILE_PX / max(w, h)), MAX_TILE_PX / max(w, h))
-    return max(1, round(h * scale)), max(1, round(w * scale))
+def _reference_path(root: Path, data_key: str | None, source_run: Path, index: int, kind: str) -> Path | None:
+    """Grey input or truth: the store's copy for the split, else (older stores) the run's own."""
+    if data_key:
+        path = BaselineDirectory(root, data_key).sample_path(index, kind)
+        if path.exists():
+            return path
+    path = RunDirectory(source_run).sample_path(index, kind)
+    return path if path.exists() else None
 
 
-def image_grid(runs: pd.DataFrame) -> bytes | None:
-    """The grid PNG for one generator of one study (load_runs' rows), or None without any samples."""
-    rows = grid_rows(runs)
-    source = next((r for r in rows if r.run_dir is not None), None)
-    if source is None:
+def image_grid(
+    runs: pd.DataFrame,
+    per_image: pd.DataFrame,
+    gray: pd.DataFrame,
+    root: Path,
+    metric: str,
+    direction: str,
+    asked,
+) -> tuple[bytes, list[str]] | None:
+    """(PNG, credit lines) of one generator's grid, or None when no run saved predictions."""
+    shown = _default_runs(runs)
+    if shown.empty:
         return None
-    first = runs[runs["run_dir"] == str(source.run_dir)]["samples"].iloc[0]
-    indices = [i for i, kinds in sorted(_samples(first).items()) if kinds >= {"input", "pred", "truth"}]
-    indices = indices[:MAX_IMAGES]
-    if not indices:
+    data_key = shown["data_key"].dropna().iloc[0] if shown["data_key"].notna().any() else None
+    record = BaselineDirectory(root, data_key).read_record() if data_key else None
+    n_saved = min(
+        (len([s for s in str(v).split(",") if s.endswith("_pred.png")]) for v in shown["samples"].dropna()),
+        default=0,
+    )
+    if not n_saved:
         return None
-    size = _tile_size(source.run_dir / "samples" / f"{indices[0]:03d}_input.png")
-    blank = torch.full((3, *size), BLANK_GREY)
-
-    def tile(run_dir: Path | None, index: int, kind: str) -> torch.Tensor:
-        loaded = _load(run_dir / "samples" / f"{index:03d}_{kind}.png", size) if run_dir else None
-        return blank if loaded is None else loaded
-
-    blocks = []
-    for index in indices:
-        grey, truth = tile(source.run_dir, index, "input"), tile(source.run_dir, index, "truth")
-        tiles = [t for r in rows for t in (grey, tile(r.run_dir, index, "pred"), truth)]
-        blocks.append(make_grid(tiles, nrow=3, padding=PADDING, pad_value=1.0))
-    gap = torch.ones(3, blocks[0].shape[1], BLOCK_GAP)
-    body = torch.cat([t for b in blocks for t in (b, gap)][:-1], dim=2)
-    return _annotate(body, rows, size, len(indices), blocks[0].shape[2])
-
-
-_ANCHORS = {"left-middle": "lm", "center-top": "mt", "center-baseline": "ms"}
-
-
-def _text(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, font, align: str, fill: str) -> None:
-    """Text placed by anchor ("left-middle": row labels, "center-top", "center-baseline": headers).
-
-    The bitmap fallback font has no anchors; there the bounding box places it, close enough.
-    """
-    try:
-        draw.text(xy, text, fill=fill, font=font, anchor=_ANCHORS[align])
-        return
-    except ValueError:
-        pass
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    x, y = xy
-    x = x - left if align.startswith("left") else x - (left + right) / 2
-    y = {"middle": y - (top + bottom) / 2, "top": y - top, "baseline": y - bottom}[align.split("-")[1]]
-    draw.text((x, y), text, fill=fill, font=font)
-
-
-def _annotate(body: torch.Tensor, rows: list[GridRow], size: tuple[int, int], n_images: int, block_w: int):
-    """Row labels on the left and column names on top (PIL text), then PNG bytes."""
-    font = _font()
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    seeds = {r.seed for r in rows if r.seed is not None}
-    labels = [r.label + (f" (seed {r.seed})" if len(seeds) > 1 and r.seed is not None else "") for r in rows]
-    label_w = max(int(probe.textlength(t, font=font)) for t in labels) + 2 * MARGIN
-    line_h = probe.textbbox((0, 0), "Ag", font=font)[3]
-    header_h = 2 * line_h + 3 * MARGIN
-    pixels = (body.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    canvas = Image.new("RGB", (label_w + pixels.shape[1], header_h + pixels.shape[0]), "white")
-    canvas.paste(Image.fromarray(pixels), (label_w, header_h))
-    draw = ImageDraw.Draw(canvas)
-    h, w = size
-    fits = all(probe.textlength(n, font=font) <= w + PADDING for n in COLUMN_NAMES)
-    names = COLUMN_NAMES if fits else SHORT_COLUMN_NAMES
-    for r, text in enumerate(labels):
-        _text(
-            draw, (MARGIN, header_h + PADDING + r * (h + PADDING) + h / 2), text, font, "left-middle", "black"
+    image_ids = list(record["image_ids"]) if record else [str(i) for i in range(n_saved)]
+    mine = per_image[per_image["generator"] == runs["generator"].iloc[0]]
+    chosen = choose_images(mine, gray, image_ids, n_saved, metric, direction, list(asked))
+    if not chosen:
+        chosen = [GridImage(i, image_ids[i], "first") for i in range(min(3, n_saved))]
+    source = Path(shown["run_dir"].iloc[0])
+    blank = torch.full((3, TILE_PX, TILE_PX), BLANK_GREY)
+    labels = [
+        "grey input",
+        *[str(label) for label in runs.groupby("order", sort=True)["label"].first()],
+        "ground truth",
+    ]
+    by_order = {int(r.order): r for r in shown.itertuples(index=False)}
+    orders = sorted(int(o) for o in runs["order"].unique())
+    tiles, captions = [], []
+    for image in chosen:
+        tiles.append(_load(_reference_path(root, data_key, source, image.index, "input")))
+        captions.append(image.why)
+        for order in orders:
+            run = by_order.get(order)
+            if run is None:
+                tiles.append(None)
+                captions.append(f"{runs[runs['order'] == order]['status'].iloc[0]}")
+                continue
+            tiles.append(_load(RunDirectory(run.run_dir).sample_path(image.index, "pred")))
+            hit = (mine["run_id"] == run.run_id) & (mine["image_id"] == image.image_id)
+            value = mine.loc[hit, metric] if metric in mine.columns else pd.Series([], dtype=float)
+            delta = (
+                f" · ΔE {value.iloc[0]:.1f}"
+                if metric == "ciede2000" and len(value)
+                else (f" · {value.iloc[0]:.3g}" if len(value) else "")
+            )
+            captions.append(f"seed {run.seed}{delta}")
+        tiles.append(_load(_reference_path(root, data_key, source, image.index, "truth")))
+        gray_value = (
+            gray.set_index("image_id")[metric].get(image.image_id) if metric in gray.columns else None
         )
-    for b in range(n_images):
-        x0 = label_w + b * (block_w + BLOCK_GAP)
-        _text(draw, (x0 + block_w / 2, MARGIN), f"val image {b + 1}", font, "center-top", "black")
-        for c, name in enumerate(names):
-            x = x0 + PADDING + c * (w + PADDING) + w / 2
-            _text(draw, (x, header_h - MARGIN - 2), name, font, "center-baseline", "dimgray")
+        captions.append(
+            f"gray ΔE {gray_value:.1f}" if metric == "ciede2000" and gray_value is not None else ""
+        )
+    png = _draw(tiles, captions, labels, len(orders) + 2, blank)
+    source_kind = shown["data_source"].dropna().iloc[0] if shown["data_source"].notna().any() else None
+    credits = [f"{c.why}: {c.image_id} ({credit(c.image_id, source_kind)})" for c in chosen]
+    return png, credits
+
+
+def _draw(tiles, captions, headers, n_cols: int, blank: torch.Tensor) -> bytes:
+    font, small = _font(FONT_PX), _font(FONT_PX - 2)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    line_h = probe.textbbox((0, 0), "Ag", font=font)[3]
+    header_h = 2 * line_h + 2 * MARGIN
+    caption_h = line_h + MARGIN
+    n_rows = len(tiles) // n_cols
+    cell_w, cell_h = TILE_PX + PADDING, TILE_PX + caption_h + PADDING
+    canvas = Image.new("RGB", (MARGIN + n_cols * cell_w, header_h + n_rows * cell_h), "white")
+    draw = ImageDraw.Draw(canvas)
+    for c, header in enumerate(headers):
+        x = MARGIN + c * cell_w + TILE_PX / 2
+        words, lines, line = header.split(), [], ""
+        for word in words:  # wrap a long label onto two lines
+            trial = f"{line} {word}".strip()
+            if probe.textlength(trial, font=font) > TILE_PX and line:
+                lines.append(line)
+                line = word
+            else:
+                line = trial
+        lines = [*lines, line][:2]
+        for k, text in enumerate(lines):
+            draw.text((x, MARGIN + k * line_h), text, fill="black", font=font, anchor="mt")
+    for i, (tile, caption) in enumerate(zip(tiles, captions, strict=True)):
+        r, c = divmod(i, n_cols)
+        x, y = MARGIN + c * cell_w, header_h + r * cell_h
+        pixels = (blank if tile is None else tile).clamp(0, 1).mul(255).round().to(torch.uint8)
+        canvas.paste(Image.fromarray(pixels.permute(1, 2, 0).numpy()), (x, y))
+        draw.text((x + TILE_PX / 2, y + TILE_PX + 2), caption, fill="dimgray", font=small, anchor="mt")
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG")
     return buffer.getvalue()

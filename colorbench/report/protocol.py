@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from colorbench.metrics import METRICS
+from colorbench.report.notes import scale_note
 from colorbench.report.tables import INTERVALS, LOSS_NOTE
 from colorbench.store.reader import VERSION_PREFIX
 
@@ -107,6 +108,10 @@ def protocol(record: dict[str, Any], runs: pd.DataFrame, interval: str) -> list[
             f"created {record.get('created') or 'unknown'}, updated {record.get('updated') or 'unknown'}",
         ),
         ("Generators", ", ".join(record.get("plugins") or dict.fromkeys(runs["generator"]))),
+        (
+            "Scale",
+            scale_note(runs, scale_phrase(runs), f"seeds {', '.join(map(str, record.get('seeds') or []))}"),
+        ),
         ("Data", _data_text(started)),
         ("Image size", distinct(started, "image_size", lambda v: f"{int(v)} px")),
         ("Epochs", distinct(started, "epochs", _integer)),
@@ -122,9 +127,17 @@ def protocol(record: dict[str, Any], runs: pd.DataFrame, interval: str) -> list[
         (
             "Objective",
             f"pix2pix, GAN loss {distinct(started, 'gan_mode')}, "
-            f"lambda_L1 {distinct(started, 'lambda_l1', lambda v: f'{v:g}')}, Adam betas (0.5, 0.999)",
+            f"lambda_L1 {distinct(started, 'lambda_l1', lambda v: f'{v:g}')}, "
+            f"Adam betas ({distinct(started, 'betas')}), "
+            f"init applied to {distinct(started, 'init_targets')}, "
+            f"training order {distinct(started, 'train_order')}, "
+            f"val GAN losses with D in {distinct(started, 'val_discriminator')} mode",
         ),
-        ("Precision", distinct(started, "precision")),
+        (
+            "Precision",
+            f"{distinct(started, 'precision')} (as each run resolved it on its own machine; "
+            "auto is bf16 where the hardware runs it natively)",
+        ),
         ("Device", f"{distinct(started, 'device')} ({distinct(started, 'device_name')})"),
         (
             "Versions",
@@ -132,6 +145,14 @@ def protocol(record: dict[str, Any], runs: pd.DataFrame, interval: str) -> list[
         ),
         ("Losses", LOSS_NOTE),
         ("Cells", INTERVALS[interval] + "; n = seeds whose run completed"),
+        (
+            "Intervals and marks",
+            "effects against Default and against gray: 95% intervals from a bootstrap over seeds and val "
+            "images, paired, calibrated for few seeds (colorbench/analysis); best = better than gray "
+            "and than the runner-up beyond noise; claim verdict: supported if P(claimed order) >= 0.95, "
+            "contradicted if a pair of the claim is reversed with probability >= 1 - 0.05/k (k pairs), "
+            "else unresolved",
+        ),
         (
             "Gray baseline",
             "ab = 0 (the image left grey) on the same val split: the floor every model should beat",

@@ -4,11 +4,16 @@ Templates are jinja2 files in ``colorbench/report/templates`` (``--template`` ta
 which may ``{% include %}`` the package's pieces). LaTeX templates use TeX-safe delimiters:
 ``\\VAR{...}`` for values, ``\\BLOCK{...}`` for statements, ``\\#{...}`` for comments, so that
 TeX's braces and ``%`` never clash with jinja's.
+
+Text read from a store (study names, labels, descriptions, image ids, reasons) is never trusted:
+HTML autoescapes it, :func:`tex_escape` turns every TeX special into its literal form (so
+``\\input{...}`` prints instead of running) and :func:`md_escape` keeps a Markdown cell one cell.
 """
 
 from __future__ import annotations
 
 import base64
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -19,7 +24,16 @@ from markupsafe import Markup, escape
 
 from colorbench.errors import ColorbenchError
 from colorbench.report.build import Report, aggregated_frame
-from colorbench.report.tables import ARROWS, TEX_ARROWS, Cell, Row, Table
+from colorbench.report.effects import EffectCell
+from colorbench.report.tables import (
+    ARROWS,
+    DEFAULT_TEX_COLUMNS,
+    TEX_ARROWS,
+    Cell,
+    Row,
+    Table,
+    select_columns,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -28,26 +42,40 @@ TEMPLATES = Path(__file__).parent / "templates"
 class Format:
     extension: str
     template: str  # the main template's file name
-    figures: bool  # writes PNG files beside the report
 
 
 FORMATS = {
-    "html": Format("html", "report.html.j2", True),
-    "latex": Format("tex", "report.tex.j2", True),
-    "markdown": Format("md", "report.md.j2", True),
-    "csv": Format("csv", "", False),
+    "html": Format("html", "report.html.j2"),
+    "latex": Format("tex", "report.tex.j2"),
+    "markdown": Format("md", "report.md.j2"),
+    "csv": Format("csv", ""),
 }
-TEX_FRAGMENTS = (("table", "table.tex.j2"), ("influence", "influence.tex.j2"))
+TEX_FRAGMENTS = (("table", "table.tex.j2"), ("effects", "effects.tex.j2"), ("verdict", "verdict.tex.j2"))
+TEX_FLOATS = ("table", "table*")
 
 
 # --------------------------------------------------------------------------- numbers
 def _number(value: float | None, decimals: int) -> str | None:
-    return None if value is None else f"{value:.{decimals}f}"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return f"{value:.{decimals}f}".replace("-", "−")
 
 
 def cell_parts(cell: Cell, decimals: int, interval: str) -> tuple[str | None, str | None]:
     """(mean text, spread text) of a cell; spread None for a single seed, mean None for no value."""
     return _number(cell.stat.mean, decimals), _number(cell.stat.spread(interval), decimals)
+
+
+def effect_parts(effect: EffectCell | None, decimals: int) -> tuple[str | None, str | None]:
+    """(estimate, "[low, high]") of an effect; the interval None when there is none."""
+    if effect is None:
+        return None, None
+    estimate = _number(effect.estimate, decimals)
+    if estimate is not None and effect.estimate > 0:
+        estimate = "+" + estimate
+    if effect.low is None or effect.high is None:
+        return estimate, None
+    return estimate, f"[{_number(effect.low, decimals)}, {_number(effect.high, decimals)}]"
 
 
 def seeds_text(row: Row) -> str:
@@ -58,10 +86,9 @@ def seeds_text(row: Row) -> str:
 
 # --------------------------------------------------------------------------- escaping
 # Math-mode forms where a text command would need T1 fonts: the documents stay on the default OT1
-# encoding, whose Computer Modern Type 1 fonts every TeX install has (T1 would need bitmap fonts
-# generated at compile time, or cm-super / lmodern).
+# encoding, whose Computer Modern Type 1 fonts every TeX install has.
 _TEX_SPECIALS = {
-    "\\": r"$\backslash$",
+    "\\": r"\textbackslash{}",
     "&": r"\&",
     "%": r"\%",
     "$": r"\$",
@@ -69,11 +96,12 @@ _TEX_SPECIALS = {
     "_": r"\_",
     "{": r"\{",
     "}": r"\}",
-    "~": r"$\sim$",
-    "^": r"\^{}",
-    "<": r"$<$",
-    ">": r"$>$",
-    "|": r"$|$",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    '"': r"\textquotedbl{}",
 }
 _TEX_UNICODE = {
     "±": r"$\pm$",
@@ -83,11 +111,13 @@ _TEX_UNICODE = {
     "Δ": r"$\Delta$",
     "–": "--",
     "—": "---",
+    "−": "-",
     "…": r"\dots{}",
     "µ": r"$\mu$",
     "→": r"$\rightarrow$",
     "↓": r"$\downarrow$",
     "↑": r"$\uparrow$",
+    "·": r"$\cdot$",
     "‘": "`",
     "’": "'",
     "“": "``",
@@ -96,9 +126,9 @@ _TEX_UNICODE = {
 
 
 def tex_escape(text) -> str:
-    """Plain text -> TeX that pdflatex compiles: specials escaped, other non-ASCII transliterated."""
+    """Plain text -> TeX that prints it: every special escaped, whitespace (newlines) collapsed."""
     out = []
-    for char in str(text):
+    for char in " ".join(str(text).split()):
         if char in _TEX_SPECIALS:
             out.append(_TEX_SPECIALS[char])
         elif char in _TEX_UNICODE:
@@ -110,9 +140,12 @@ def tex_escape(text) -> str:
     return "".join(out)
 
 
+_MD_SPECIALS = re.compile(r"([\\`*_\[\]|#<>!])")
+
+
 def md_escape(text) -> str:
-    """Text for a Markdown table cell: pipes escaped, newlines flattened."""
-    return re.sub(r"\s+", " ", str(text)).replace("|", r"\|").replace("*", r"\*")
+    """Text for Markdown (also a table cell): whitespace flattened, markup characters escaped."""
+    return _MD_SPECIALS.sub(r"\\\1", " ".join(str(text).split()))
 
 
 # --------------------------------------------------------------------------- per-format cells
@@ -123,7 +156,11 @@ def html_cell(cell: Cell, decimals: int, interval: str) -> Markup:
     text = escape(mean) + (
         Markup(' <span class="pm">± ') + escape(spread) + Markup("</span>") if spread else ""
     )
-    return Markup("<strong>") + text + Markup("</strong>") if cell.best else text
+    if cell.best:
+        text = Markup('<strong class="best">') + text + Markup("</strong>")
+    if cell.versus_gray:
+        text += Markup('<sup class="vg">') + escape(cell.versus_gray) + Markup("</sup>")
+    return text
 
 
 def md_cell(cell: Cell, decimals: int, interval: str) -> str:
@@ -131,56 +168,79 @@ def md_cell(cell: Cell, decimals: int, interval: str) -> str:
     if mean is None:
         return "n/a"
     text = mean + (f" ± {spread}" if spread else "")
-    return f"**{text}**" if cell.best else text
+    text = f"**{text}**" if cell.best else text
+    return text + ({"+": "⁺", "-": "⁻"}[cell.versus_gray] if cell.versus_gray else "")
 
 
 def tex_cell(cell: Cell, decimals: int, interval: str) -> str:
+    """Mean over its spread, stacked (narrow columns; the spread at 7 pt, no smaller), sign raised."""
     mean, spread = cell_parts(cell, decimals, interval)
     if mean is None:
         return "n/a"
-    text = mean + (rf" $\pm$ {spread}" if spread else "")
-    return rf"\textbf{{{text}}}" if cell.best else text
+    text = f"${mean.replace('−', '-')}$"
+    if cell.versus_gray:
+        text += rf"\raisebox{{0.5ex}}{{\scriptsize ${cell.versus_gray}$}}"
+    if spread:
+        below = rf"{{\scriptsize $\pm{spread.replace('−', '-')}$}}"
+        text = rf"\begin{{tabular}}[t]{{@{{}}r@{{}}}}{text}\\[-1pt] {below}\end{{tabular}}"
+    if cell.best:  # the whole "mean +- sd" bold, math included
+        text = r"{\boldmath\bfseries " + text + "}"
+    return text
+
+
+def html_effect(effect: EffectCell | None, decimals: int) -> Markup:
+    estimate, interval = effect_parts(effect, decimals)
+    if estimate is None:
+        return Markup('<span class="na">–</span>')
+    css = "sig" if effect.excludes_zero else "ns"
+    text = Markup(f'<span class="{css}">') + escape(estimate) + Markup("</span>")
+    return text + (Markup('<span class="pm">') + escape(interval) + Markup("</span>") if interval else "")
+
+
+def md_effect(effect: EffectCell | None, decimals: int) -> str:
+    estimate, interval = effect_parts(effect, decimals)
+    if estimate is None:
+        return "–"
+    text = estimate + (f" {interval}" if interval else "")
+    return f"**{text}**" if effect.excludes_zero else text
+
+
+def tex_effect(effect: EffectCell | None, decimals: int) -> str:
+    estimate, interval = effect_parts(effect, decimals)
+    if estimate is None:
+        return "--"
+    estimate = estimate.replace("−", "-")
+    if not interval:
+        return f"${estimate}$"
+    interval = interval.replace("−", "-")
+    return rf"\begin{{tabular}}[t]{{@{{}}r@{{}}}}${estimate}$\\ \scriptsize ${interval}$\end{{tabular}}"
 
 
 def _environment(fmt: str, search: list[Path]) -> jinja2.Environment:
     loader = jinja2.FileSystemLoader([str(p) for p in search])
+    common = {"undefined": jinja2.StrictUndefined, "trim_blocks": True, "lstrip_blocks": True}
     if fmt == "latex":
         env = jinja2.Environment(
             loader=loader,
             autoescape=False,
-            undefined=jinja2.StrictUndefined,
             block_start_string=r"\BLOCK{",
             block_end_string="}",
             variable_start_string=r"\VAR{",
             variable_end_string="}",
             comment_start_string=r"\#{",
             comment_end_string="}",
-            trim_blocks=True,
-            lstrip_blocks=True,
             keep_trailing_newline=True,
+            **common,
         )
-        env.filters.update(e=tex_escape, cell=tex_cell)
+        env.filters.update(e=tex_escape, cell=tex_cell, effect=tex_effect, stem=safe_stem)
         env.globals.update(arrows=TEX_ARROWS)
     elif fmt == "html":
-        env = jinja2.Environment(
-            loader=loader,
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        env.filters.update(cell=html_cell)
+        env = jinja2.Environment(loader=loader, autoescape=True, **common)
+        env.filters.update(cell=html_cell, effect=html_effect)
         env.globals.update(arrows=ARROWS)
     else:
-        env = jinja2.Environment(
-            loader=loader,
-            autoescape=False,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-        )
-        env.filters.update(e=md_escape, cell=md_cell)
+        env = jinja2.Environment(loader=loader, autoescape=False, keep_trailing_newline=True, **common)
+        env.filters.update(e=md_escape, cell=md_cell, effect=md_effect)
         env.globals.update(arrows=ARROWS)
     env.globals.update(seeds_text=seeds_text, table_rows=table_rows, zip=zip)
     return env
@@ -207,49 +267,76 @@ def _render(template: jinja2.Template, **context) -> str:
         raise ColorbenchError(f"template {template.name}: {type(exc).__name__}: {exc}") from None
 
 
-def _safe_stem(text: str) -> str:
+def safe_stem(text: str) -> str:
     # graphicx reads a dot as the start of the extension; keep file names to letters, digits, - and _.
     return re.sub(r"[^A-Za-z0-9-]+", "_", text)
 
 
 def default_output(study: str, fmt: str, root: Path = Path("reports")) -> Path:
-    return root / study / f"report.{FORMATS[fmt].extension}"
+    return root / safe_stem(study) / f"report.{FORMATS[fmt].extension}"
+
+
+def _write(path: Path, data: str | bytes) -> None:
+    try:
+        path.write_bytes(data) if isinstance(data, bytes) else path.write_text(data)
+    except OSError as exc:
+        raise ColorbenchError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def write_report(
-    report: Report, fmt: str, output: Path, *, template: Path | None = None, embed_images: bool = False
+    report: Report,
+    fmt: str,
+    output: Path,
+    *,
+    template: Path | None = None,
+    embed_images: bool = False,
+    tex_float: str = "table*",
+    columns: list[str] | None = None,
 ) -> list[Path]:
-    """Write ``report`` in ``fmt`` to ``output`` (figures and TeX fragments beside it); returns the paths."""
+    """Write ``report`` in ``fmt`` to ``output`` (figures and TeX fragments beside it); returns the paths.
+
+    ``columns``: the table's columns (keys of :data:`~colorbench.report.tables.COLUMNS`); default all,
+    for LaTeX a selection that fits a page width (``DEFAULT_TEX_COLUMNS``).
+    """
     if fmt not in FORMATS:
         raise ColorbenchError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     if embed_images and fmt != "html":
         raise ColorbenchError("--embed-images applies to --format html only")
+    if tex_float not in TEX_FLOATS:
+        raise ColorbenchError(f"unknown table float {tex_float!r}; choose from {', '.join(TEX_FLOATS)}")
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ColorbenchError(f"cannot create {output.parent}: {exc.strerror or exc}") from None
     written: list[Path] = []
     if fmt == "csv":
         if template is not None:
             raise ColorbenchError("--template does not apply to --format csv")
-        aggregated_frame(report).to_csv(output, index=False)
+        _write(output, aggregated_frame(report).to_csv(index=False))
         return [output]
-    stem = _safe_stem(output.stem)
-    for section in report.sections:
-        for figure in section.figures:
-            if embed_images:
-                figure.src = "data:image/png;base64," + base64.b64encode(figure.data).decode("ascii")
-            else:
-                path = output.parent / f"{stem}-{_safe_stem(section.generator)}-{figure.kind}.png"
-                path.write_bytes(figure.data)
-                figure.src = path.name
-                written.append(path)
-    context = {"report": report, "interval": report.interval, "columns": report.columns}
+    stem = safe_stem(output.stem)
+    for figure in [*report.figures, *(f for s in report.sections for f in s.figures)]:
+        if embed_images:
+            figure.src = "data:image/png;base64," + base64.b64encode(figure.data).decode("ascii")
+        else:
+            path = output.parent / f"{stem}-{safe_stem(figure.generator or 'study')}-{figure.kind}.png"
+            _write(path, figure.data)
+            figure.src = path.name
+            written.append(path)
+    context = {
+        "report": report,
+        "interval": report.interval,
+        "columns": select_columns(columns or (DEFAULT_TEX_COLUMNS if fmt == "latex" else None)),
+        "table_float": tex_float,
+    }
     if fmt == "latex":
         for section in report.sections:
             for kind, name in TEX_FRAGMENTS:
-                path = output.parent / f"{stem}-{_safe_stem(section.generator)}-{kind}.tex"
-                path.write_text(_render(_template(fmt, name, None), section=section, **context))
+                path = output.parent / f"{stem}-{safe_stem(section.generator)}-{kind}.tex"
+                _write(path, _render(_template(fmt, name, None), section=section, **context))
                 written.append(path)
-    output.write_text(_render(_template(fmt, FORMATS[fmt].template, template), **context))
+    _write(output, _render(_template(fmt, FORMATS[fmt].template, template), **context))
     return [output, *written]
 
 

@@ -1,11 +1,15 @@
-"""The study's table per generator: seeds aggregated per setting, the best value per column marked.
+"""The study's table per generator: seeds aggregated per setting, marks that only the data can earn.
 
-Rows follow :func:`colorbench.store.reader.load_runs`' ``order`` (Default, learning rate, batch size,
-init, depth); columns are :data:`COLUMNS`. A cell holds the mean over the seeds whose run
-completed, its spread (sample standard deviation, or the half-width of a 95% t interval) and n.
-Rows whose runs never produced numbers (infeasible, diverged, not started, ...) carry a note
-instead of cells; a row where only some seeds completed keeps its numbers and says what happened
-to the others.
+Rows follow :func:`colorbench.store.reader.load_runs`' ``order`` (Default, learning rate, batch
+size, init, depth); columns are :data:`COLUMNS` (``--columns`` picks some). A cell holds the mean
+over the seeds whose run completed, its spread (sample standard deviation, or the half-width of a
+95% t interval) and n. Two marks come from :mod:`colorbench.analysis`, never from the means alone:
+
+- **best** (bold): the column's best setting beats gray beyond noise and its paired interval
+  against the runner-up excludes zero; otherwise the column says the top settings are tied, or
+  that none beats gray;
+- **versus gray** (a superscript + or -): the setting's paired interval against the gray baseline
+  excludes zero in the good (+) or the bad (-) direction; no sign: indistinguishable from gray.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ LOSS_NOTE = (
     "final-epoch means over the training batches, weighted by batch size; "
     "Loss G L1 includes lambda_L1 (as the study reports them)"
 )
+BETTER, WORSE = "+", "-"
 
 
 @dataclass(frozen=True)
@@ -34,9 +39,9 @@ class Column:
     key: str  # the load_runs column
     label: str  # plain text / HTML / Markdown header
     tex: str  # LaTeX header
-    direction: str  # "lower" or "higher" is better
+    direction: str  # "lower" or "higher" is better; "" for information columns
     unit: str
-    kind: str  # "loss" (training) or "metric" (val)
+    kind: str  # "info", "loss" (training) or "metric" (val)
 
 
 def _metric(key: str, label: str, tex: str) -> Column:
@@ -44,9 +49,9 @@ def _metric(key: str, label: str, tex: str) -> Column:
     return Column(key, label, tex, info.direction, info.unit, "metric")
 
 
-# The study's three generator losses, then the val metrics. The losses are training losses, not
-# quality metrics; lower is "better" only in the sense that the study compares them that way.
 COLUMNS: tuple[Column, ...] = (
+    Column("parameters", "Params", "Params", "", "millions", "info"),
+    Column("train_minutes", "Train time", "Time", "", "min", "info"),
     Column("loss_G_GAN", "Loss G GAN", "Loss G GAN", "lower", "BCE", "loss"),
     Column("loss_G_L1", "Loss G L1", "Loss G L1", "lower", "100 x L1 (ab/110)", "loss"),
     Column("loss_G", "Loss G", "Loss G", "lower", "BCE + 100 x L1", "loss"),
@@ -54,11 +59,26 @@ COLUMNS: tuple[Column, ...] = (
     _metric("psnr", "PSNR", "PSNR"),
     _metric("ssim", "SSIM", "SSIM"),
     _metric("ciede2000", "CIEDE2000", "CIEDE2000"),
+    _metric("colorfulness_pred", "CF", "CF"),
     _metric("dcf", "|ΔCF|", r"$|\Delta\mathrm{CF}|$"),
     _metric("auc", "AuC", "AuC"),
 )
-ARROWS = {"lower": "↓", "higher": "↑"}
-TEX_ARROWS = {"lower": r"$\downarrow$", "higher": r"$\uparrow$"}
+COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
+DEFAULT_TEX_COLUMNS = ("loss_G", "l1_ab", "psnr", "ssim", "ciede2000", "colorfulness_pred", "auc")
+ARROWS = {"lower": "↓", "higher": "↑", "": ""}
+TEX_ARROWS = {"lower": r"$\downarrow$", "higher": r"$\uparrow$", "": ""}
+
+
+def select_columns(keys: Sequence[str] | None) -> tuple[Column, ...]:
+    """The columns named by ``--columns`` (in that order), or all of them."""
+    if not keys:
+        return COLUMNS
+    unknown = [k for k in keys if k not in COLUMN_BY_KEY]
+    if unknown:
+        from colorbench.errors import ColorbenchError
+
+        raise ColorbenchError(f"unknown column {unknown[0]!r}; columns: {', '.join(COLUMN_BY_KEY)}")
+    return tuple(COLUMN_BY_KEY[k] for k in dict.fromkeys(keys))
 
 
 @dataclass(frozen=True)
@@ -76,7 +96,7 @@ class Stat:
 
 def aggregate(values: Sequence[float]) -> Stat:
     """Stat over the finite values; NaN and inf (a missing metric) are left out of n."""
-    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    finite = [float(v) for v in values if v is not None and not pd.isna(v) and math.isfinite(float(v))]
     n = len(finite)
     if n == 0:
         return Stat(None, None, None, 0)
@@ -93,6 +113,7 @@ def aggregate(values: Sequence[float]) -> Stat:
 class Cell:
     stat: Stat
     best: bool = False
+    versus_gray: str = ""  # BETTER, WORSE or "" (indistinguishable, or not compared)
 
 
 @dataclass
@@ -101,7 +122,7 @@ class Row:
     label: str
     change: str
     factor: str | None
-    cells: list[Cell]  # aligned with COLUMNS; empty when nothing completed
+    cells: dict[str, Cell]  # column key -> cell; empty when nothing completed
     n_seeds: int  # seeds with a completed run
     n_planned: int
     note: str | None  # "infeasible: reason", "diverged (2 of 3 seeds): ...", ...
@@ -119,6 +140,8 @@ class Table:
     rows: list[Row]
     gray: Row | None
     decimals: dict[str, int] = field(default_factory=dict)  # per column, shared by every row
+    column_notes: dict[str, str] = field(default_factory=dict)  # column key -> "tied: A, B" etc.
+    truth_colorfulness: float | None = None
 
 
 def _note(group: pd.DataFrame, completed: int) -> str | None:
@@ -128,7 +151,9 @@ def _note(group: pd.DataFrame, completed: int) -> str | None:
         return None
     parts = []
     for status, runs in others.groupby("status", sort=False):
-        reasons = [str(r) for r in dict.fromkeys(runs["reason"]) if isinstance(r, str) and r]
+        reasons = [
+            " ".join(str(r).split()) for r in dict.fromkeys(runs["reason"]) if isinstance(r, str) and r
+        ]
         count = f" ({len(runs)} of {len(group)} seeds)" if len(group) > 1 else ""
         parts.append(f"{status}{count}" + (f": {reasons[0]}" if reasons else ""))
     if completed and any(p.startswith(("running", "not-started", "interrupted")) for p in parts):
@@ -136,16 +161,24 @@ def _note(group: pd.DataFrame, completed: int) -> str | None:
     return "; ".join(parts)
 
 
+def _values(done: pd.DataFrame, key: str) -> list:
+    if key == "parameters":
+        return (done["generator_parameters"] / 1e6).tolist() if "generator_parameters" in done else []
+    if key == "train_minutes":
+        return (done["train_seconds"] / 60.0).tolist() if "train_seconds" in done else []
+    return done[key].tolist() if key in done.columns else []
+
+
 def _row(group: pd.DataFrame) -> Row:
     first = group.iloc[0]
     done = group[group["status"] == "completed"]
-    cells = [Cell(aggregate(done[c.key].tolist() if c.key in done.columns else [])) for c in COLUMNS]
+    cells = {c.key: Cell(aggregate(_values(done, c.key))) for c in COLUMNS}
     return Row(
         setting=str(first["setting"]),
         label=str(first["label"]),
         change=str(first.get("change") or ""),
         factor=first["factor"] if isinstance(first["factor"], str) else None,
-        cells=cells if len(done) else [],
+        cells=cells if len(done) else {},
         n_seeds=len(done),
         n_planned=len(group),
         note=_note(group, len(done)),
@@ -153,34 +186,17 @@ def _row(group: pd.DataFrame) -> Row:
 
 
 def _gray_row(frame: pd.DataFrame) -> Row | None:
-    """The grey baseline (ab = 0) on the same val split, from every run that measured it."""
-    cells = []
+    """The grey baseline (ab = 0) on the same val split, from the runs that measured it."""
+    cells = {}
     for column in COLUMNS:
         key = GRAY_PREFIX + column.key
         values = frame[key].tolist() if column.kind == "metric" and key in frame.columns else []
-        cells.append(Cell(aggregate(values)))
-    if not any(c.stat.n for c in cells):
+        stat = aggregate(values)
+        # Every run sees the same val split, so there is no spread: show the value alone.
+        cells[column.key] = Cell(Stat(stat.mean, None, None, 1) if stat.n else stat)
+    if not any(c.stat.n for c in cells.values()):
         return None
-    # Every run sees the same val split, so the spread is zero; show the value without one.
-    cells = [Cell(Stat(c.stat.mean, None, None, 1)) if c.stat.n else c for c in cells]
     return Row("gray", "Gray (ab = 0)", "reference", None, cells, 0, 0, None, is_reference=True)
-
-
-def mark_best(rows: Sequence[Row]) -> None:
-    """Bold the best mean per column (every tie), over the settings only (not the reference row).
-
-    A column where fewer than two settings have a value, or all of them tie, marks nothing.
-    """
-    for i, column in enumerate(COLUMNS):
-        means = [r.cells[i].stat.mean for r in rows if r.cells and r.cells[i].stat.mean is not None]
-        if len(means) < 2:
-            continue  # one value is not a comparison
-        best = min(means) if column.direction == "lower" else max(means)
-        if all(m == best for m in means):
-            continue  # every setting ties: nothing stands out
-        for r in rows:
-            if r.cells and r.cells[i].stat.mean is not None:
-                r.cells[i].best = r.cells[i].stat.mean == best
 
 
 def decimals_for(values: Sequence[float | None], significant: int = 4) -> int:
@@ -191,23 +207,48 @@ def decimals_for(values: Sequence[float | None], significant: int = 4) -> int:
     return max(0, min(6, significant - 1 - math.floor(math.log10(max(finite)))))
 
 
-def build_tables(runs: pd.DataFrame, generators: Sequence[str]) -> list[Table]:
-    """One :class:`Table` per generator (in ``generators`` order) from load_runs' rows of one study."""
-    tables = []
-    for generator in generators:
-        mine = runs[runs["generator"] == generator]
-        if mine.empty:
+def apply_analysis(table: Table, marks: Sequence, gray_effects: pd.DataFrame | None) -> None:
+    """Bold what :mod:`colorbench.analysis` marks best; sign what beats or trails gray; note ties."""
+    by_setting = {row.setting: row for row in table.rows}
+    for mark in marks:
+        if mark.generator != table.generator or mark.column not in COLUMN_BY_KEY:
             continue
-        rows = [_row(g) for _, g in mine.groupby("order", sort=True)]
-        mark_best(rows)
-        gray = _gray_row(mine)
-        every = [*rows, *([gray] if gray else [])]
-        decimals = {
-            c.key: decimals_for([r.cells[i].stat.mean for r in every if r.cells])
-            for i, c in enumerate(COLUMNS)
-        }
-        tables.append(Table(generator, rows, gray, decimals))
-    return tables
+        names = [by_setting[s].label if s in by_setting else s for s in mark.tied]
+        if mark.status == "best" and mark.setting in by_setting and by_setting[mark.setting].cells:
+            by_setting[mark.setting].cells[mark.column].best = True
+        elif mark.status == "tied":
+            table.column_notes[mark.column] = "top settings tied within noise: " + ", ".join(names)
+        elif mark.status == "none beats gray":
+            table.column_notes[mark.column] = "no setting beats gray beyond noise"
+        else:
+            table.column_notes[mark.column] = f"nothing marked: {mark.reason}"
+    if gray_effects is None or gray_effects.empty:
+        return
+    mine = gray_effects[gray_effects["generator"] == table.generator]
+    for effect in mine.itertuples(index=False):
+        row = by_setting.get(effect.setting)
+        if row is None or not row.cells or effect.metric not in row.cells:
+            continue
+        reading = effect.versus_gray
+        row.cells[effect.metric].versus_gray = (
+            BETTER if reading.startswith("better") else (WORSE if reading.startswith("worse") else "")
+        )
+
+
+def build_table(runs: pd.DataFrame, generator: str) -> Table | None:
+    """The :class:`Table` of one generator from load_runs' rows of one study (marks applied later)."""
+    mine = runs[runs["generator"] == generator]
+    if mine.empty:
+        return None
+    rows = [_row(g) for _, g in mine.groupby("order", sort=True)]
+    gray = _gray_row(mine)
+    every = [*rows, *([gray] if gray else [])]
+    decimals = {c.key: decimals_for([r.cells[c.key].stat.mean for r in every if r.cells]) for c in COLUMNS}
+    decimals["parameters"] = 2
+    truth = mine["colorfulness_true"].dropna() if "colorfulness_true" in mine.columns else pd.Series([])
+    return Table(
+        generator, rows, gray, decimals, truth_colorfulness=float(truth.mean()) if len(truth) else None
+    )
 
 
 def seeds_phrase(tables: Sequence[Table]) -> str:

@@ -117,7 +117,14 @@ def _run_row(study: StudyRecord, entry: dict, setting: dict, root: Path) -> dict
     summary = run.read_summary() if status is not Status.NOT_STARTED else None
     if summary is None:
         return row
-    for key in ("epochs_completed", "diverged_epoch", "train_seconds", "images_per_s", "device_name"):
+    for key in (
+        "epochs_completed",
+        "diverged_epoch",
+        "train_seconds",
+        "images_per_s",
+        "device_name",
+        "generator_parameters",
+    ):
         row[key] = getattr(summary, key)
     for key in ("device", "precision"):
         row[key] = getattr(summary, key) or row.get(key)

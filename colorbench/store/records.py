@@ -170,6 +170,7 @@ class Summary:
     last_finite_losses: dict[str, float] | None = None
     error: str | None = None
     restarted_from_scratch: str | None = None  # why a resume started over (e.g. a damaged checkpoint)
+    generator_parameters: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     format_version: int = RUN_FORMAT
 
@@ -211,6 +212,7 @@ class Summary:
             "last_finite_losses": (dict,),
             "error": (str,),
             "restarted_from_scratch": (str,),
+            "generator_parameters": (int,),
             "format_version": (int,),
         }
         values: dict[str, Any] = {}

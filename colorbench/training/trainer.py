@@ -189,6 +189,7 @@ class _Run:
             precision=precision,
             data_placement=self.val_loader.placement,
             hardware=hardware_record(device),
+            generator_parameters=sum(p.numel() for p in self.generator.parameters()),
         )
 
     def say(self, line: str) -> None:

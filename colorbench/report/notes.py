@@ -1,0 +1,106 @@
+"""The notes every format of a report carries: scale, what could not run, units, precision, gaps."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pandas as pd
+
+SHORT_EPOCHS = 50  # fewer epochs than this (the study ran 100) ...
+SMALL_TRAIN = 2000  # ... or fewer train images (the study had 8,000): a demonstration, not a result
+NOT_RUN = ("infeasible", "not-applicable", "diverged", "failed", "unreadable", "not-started", "interrupted")
+
+
+def _max(runs: pd.DataFrame, column: str) -> float | None:
+    if column not in runs.columns:
+        return None
+    values = pd.to_numeric(runs[column], errors="coerce").dropna()
+    return float(values.max()) if len(values) else None
+
+
+def scale_note(runs: pd.DataFrame, scale: str, seeds: str) -> str:
+    epochs, train = _max(runs, "epochs"), _max(runs, "n_train")
+    text = f"Scale: {scale}; {seeds}."
+    if (epochs is not None and epochs < SHORT_EPOCHS) or (train is not None and train < SMALL_TRAIN):
+        text += (
+            " Runs this short (the study trained 100 epochs on 8,000 images) are a demonstration of the "
+            "harness, not a result about colorization: read every verdict as being about this scale only."
+        )
+    return text
+
+
+def _not_run(runs: pd.DataFrame) -> list[str]:
+    out = []
+    keys = ["generator", "label", "status"]
+    rows = runs[runs["status"].isin(NOT_RUN)]
+    for (generator, label, status), group in rows.groupby(keys, sort=False):
+        reasons = [
+            " ".join(str(r).split()) for r in dict.fromkeys(group["reason"]) if isinstance(r, str) and r
+        ]
+        seeds = f" ({len(group)} seed{'s' * (len(group) != 1)})" if len(group) > 1 else ""
+        out.append(f"{generator} {label}: {status}{seeds}" + (f": {reasons[0]}" if reasons else ""))
+    return out
+
+
+def _units(runs: pd.DataFrame) -> list[str]:
+    if "generator_options" not in runs.columns:
+        return []
+    out = []
+    for generator, group in runs.groupby("generator", sort=False):
+        units = set()
+        for text in group["generator_options"].dropna():
+            try:
+                units.add(json.loads(text).get("units", "normalised"))
+            except (json.JSONDecodeError, AttributeError):
+                continue
+        if "eccv16" in units:
+            mixed = (
+                " and normalised units, so its rows are not comparable with each other"
+                if len(units) > 1
+                else ""
+            )
+            out.append(
+                f"{generator} ran in the study's eccv16 units{mixed}: the network's output is raw a*b* "
+                "(x110) compared with ab/110 targets, so its Loss G L1 is in those units, as in the study's "
+                "Table 1, and not comparable with other generators' rows"
+            )
+    return out
+
+
+def _precision(runs: pd.DataFrame) -> list[str]:
+    if "precision" not in runs.columns:
+        return []
+    done = runs[runs["status"] == "completed"]
+    counts = done["precision"].dropna().value_counts()
+    if len(counts) <= 1:
+        return []
+    parts = ", ".join(f"{p} ({n} run{'s' * (n != 1)})" for p, n in counts.items())
+    return [f"the runs resolved to different precisions on their machines: {parts}"]
+
+
+def study_notes(runs, record, tables, scale: str, seeds: str, analysis) -> list[str]:
+    notes = [scale_note(runs, scale, seeds)]
+    if analysis is not None:
+        notes.append(
+            "Intervals: 95%, paired with Default by seed and val image (a bootstrap over seeds and images, "
+            "calibrated for few seeds); training losses are paired by seed only. "
+            "Best (bold): better than gray beyond noise and than the runner-up beyond noise. "
+            "+ / -: better / worse than gray beyond noise; no sign: indistinguishable from gray."
+        )
+        if any("images only" in b for b in set(analysis.effects.get("basis", []))):
+            notes.append(
+                "With one seed per setting the intervals cover image sampling only, "
+                "not seed-to-seed variation."
+            )
+    else:
+        notes.append(
+            "No per-image metrics: no intervals, no marks and no verdicts "
+            "(best and gray comparisons need them)."
+        )
+    notes += _not_run(runs) + _units(runs) + _precision(runs)
+    return notes
+
+
+def store_notes(problems: Sequence[str]) -> list[str]:
+    return [f"store: {p}" for p in dict.fromkeys(problems)]
