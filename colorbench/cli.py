@@ -51,7 +51,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "report": (
         "colorbench.report.commands:report_command",
-        "Write a study's report: tables per generator, influence ranking, image grids, curves, protocol.",
+        "Write a study's report: tables, effects with intervals, verdicts, figures, protocol.",
     ),
 }
 
