@@ -147,6 +147,19 @@ def test_run_writes_its_directory_and_is_repeatable(photo_dir, tiny_data, tmp_pa
 
     frame = pd.read_json(run / "metrics.jsonl", lines=True)
     assert list(frame["epoch"]) == [1, 2]
+    # The per-image table's means are the summary's and each evaluation's values.
+    per_image = pd.read_parquet(run / "per_image.parquet")
+    assert sorted(per_image["epoch"].unique()) == [1, 2]
+    assert per_image.groupby("epoch")["image_id"].nunique().tolist() == [len(tiny_data.val_l)] * 2
+    for epoch, row in zip((1, 2), rows_a, strict=True):
+        means = per_image[per_image["epoch"] == epoch].mean(numeric_only=True)
+        for key in ("l1_ab", "psnr", "ssim", "ciede2000"):
+            assert means[key] == pytest.approx(row[key], rel=1e-9, abs=1e-9), (epoch, key)
+            if epoch == 2:
+                assert means[key] == pytest.approx(a.final_val[key], rel=1e-9, abs=1e-9), key
+    # Each evaluation is timed and logged, so its cost can be read off the store.
+    assert all(r["eval_wall_time_s"] > 0 for r in rows_a)
+    assert (run / "train.log").read_text().count("val CIEDE2000=") == 2
     # Asking again for a completed run trains nothing.
     assert _train(photo_dir, run, tiny_data, eval_every=1) == a
 

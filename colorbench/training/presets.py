@@ -25,7 +25,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
     },
     "quick": {
-        "fields": {"image_size": 64, "epochs": 8, "batch_size": 16, "data": "sample"},
+        # eval_every 2: a val curve of four points; evaluating 47 val images costs a few percent
+        # of an epoch (measured in benchmarks/RESULTS.md).
+        "fields": {"image_size": 64, "epochs": 8, "batch_size": 16, "data": "sample", "eval_every": 2},
     },
     "paper": {
         "fields": {

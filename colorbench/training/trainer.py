@@ -356,7 +356,7 @@ class _Run:
             "images_per_s": means.count / seconds,
         }
         if self.options.eval_every and epoch % self.options.eval_every == 0 and epoch != self.spec.epochs:
-            row.update(self.evaluate(epoch).means)
+            row.update(self._timed_evaluation(epoch))
         self.history.append(row)
         self.train_seconds += seconds
         self.dir.save_checkpoint(
@@ -375,12 +375,19 @@ class _Run:
         self.dir.write_history(self.history)
         self.say(
             f"epoch {epoch}/{self.spec.epochs} {_format_losses({k: row[k] for k in LOSS_NAMES})} "
-            f"{row['images_per_s']:.1f} img/s {seconds:.1f}s"
+            f"{row['images_per_s']:.1f} img/s {seconds:.1f}s{_format_evaluation(row)}"
         )
         if self.writer is not None:
             for key, value in row.items():
                 if key != "epoch":
                     self.writer.add_scalar(key, value, epoch)
+
+    def _timed_evaluation(self, epoch: int) -> dict[str, float]:
+        # Timed so that the cost of evaluating often (eval_every) can be read off the store.
+        t0 = time.perf_counter()
+        means = dict(self.evaluate(epoch).means)
+        means["eval_wall_time_s"] = time.perf_counter() - t0
+        return means
 
     def evaluate(self, epoch: int) -> Evaluation:
         result = evaluate(
@@ -406,10 +413,12 @@ class _Run:
     def finish(self) -> None:
         """Final evaluation on the whole val split, and the predictions of the first val images."""
         epoch = len(self.history)
+        t0 = time.perf_counter()
         final = self.evaluate(epoch)
         if self.history:
-            self.history[-1].update(final.means)
+            self.history[-1].update(final.means, eval_wall_time_s=time.perf_counter() - t0)
             self.dir.write_history(self.history)
+            self.say(f"final evaluation{_format_evaluation(self.history[-1])}")
         self.summary.samples = self.save_samples()
         self.summary.status = Status.COMPLETED
         self.summary.epochs_completed = epoch
@@ -456,6 +465,16 @@ def _versions(spec: RunSpec) -> dict[str, str]:
 
 def _format_losses(losses: dict[str, float]) -> str:
     return " ".join(f"{k.removeprefix('loss_')}={v:.4f}" for k, v in losses.items())
+
+
+def _format_evaluation(row: dict[str, Any]) -> str:
+    """`` val CIEDE2000=12.34 L1=5.67 (evaluated in 1.2s)`` for an epoch that was evaluated, else ''."""
+    if "eval_wall_time_s" not in row:
+        return ""
+    return (
+        f" val CIEDE2000={row['ciede2000']:.3f} L1={row['l1_ab']:.3f} "
+        f"(evaluated in {row['eval_wall_time_s']:.1f}s)"
+    )
 
 
 def _tensorboard_writer_class():
