@@ -40,10 +40,17 @@ SSIM_KERNEL = 11
 
 @dataclass(frozen=True)
 class MetricInfo:
-    direction: str  # "higher" or "lower" is better
+    direction: str  # "higher" or "lower" is better (for unranked metrics: which way is larger)
     unit: str
     description: str
     variant: str
+    # False: a description, not a score. A more colourful prediction is not better by itself
+    # (He init's noise is the most colourful); |CF(pred) - CF(true)| is what compares with truth.
+    ranked: bool = True
+
+    @property
+    def reading(self) -> str:
+        return f"{self.direction} is better" if self.ranked else "not ranked (a description, not a score)"
 
 
 METRICS: dict[str, MetricInfo] = {
@@ -73,12 +80,14 @@ METRICS: dict[str, MetricInfo] = {
         "CF (0-255 RGB)",
         "colorfulness of the prediction",
         "Hasler-Suesstrunk 2003, signed rg/yb, population std",
+        ranked=False,
     ),
     "colorfulness_true": MetricInfo(
         "higher",
         "CF (0-255 RGB)",
         "colorfulness of the ground truth",
         "Hasler-Suesstrunk 2003, signed rg/yb, population std",
+        ranked=False,
     ),
     "dcf": MetricInfo(
         "lower",

@@ -298,3 +298,17 @@ def test_gray_must_cover_every_image():
     per_image, gray = _frame()
     with pytest.raises(ValueError, match="gray: no values for 1 of unet's images"):
         gray_effects(per_image, gray.iloc[1:], n_boot=100)
+
+
+def test_colourfulness_is_described_never_ranked():
+    # The most colourful setting (He init's noise, in the example) is not "better": no best mark,
+    # no reading against gray, no verdict on it; its effect against Default is still given.
+    per_image, gray = simulate(
+        np.random.default_rng(15), effects={"init_kaiming": 50.0}, metric="colorfulness_pred"
+    )
+    assert best_marks(per_image, gray, n_boot=200) == []
+    assert gray_effects(per_image, gray, n_boot=200).empty
+    effects = paired_effects(per_image, n_boot=200).set_index("setting")
+    assert effects.loc["init_kaiming", "low"] > 40
+    with pytest.raises(ValueError, match="not ranked"):
+        analyze(per_image, gray, n_boot=200, verdict_metric="colorfulness_pred")

@@ -79,8 +79,15 @@ def poisoned(ab):
 
 
 def toy(build, check=lambda v, s: None, **fields) -> GeneratorPlugin:
-    return GeneratorPlugin("toy", "a test generator (Nobody 2024)", {"v": Variant(label="v")}, "v",
-                           build=build, check=check, **fields)
+    return GeneratorPlugin(
+        "toy",
+        "a test generator (Nobody 2024)",
+        {"v": Variant(label="v")},
+        "v",
+        build=build,
+        check=check,
+        **fields,
+    )
 
 
 FAULTS = {
@@ -125,8 +132,11 @@ def test_check_output_passes_a_conforming_module_and_leaves_no_trace():
     check_output(unet.PLUGIN, "n_down_5", 32, {}, module)
     assert torch.equal(torch.rand(3), expected_next)  # the run's random stream is untouched
     assert module.training and not module.model.model[1].training
-    assert all(m.training for m in module.modules() if m is not module.model.model[1]
-               and not any(m is s for s in module.model.model[1].modules()))
+    assert all(
+        m.training
+        for m in module.modules()
+        if m is not module.model.model[1] and not any(m is s for s in module.model.model[1].modules())
+    )
     assert all(torch.equal(a, b) for a, b in zip(stats, module.buffers(), strict=True))  # BN stats
 
 
@@ -177,8 +187,9 @@ def test_check_that_raises_or_answers_false_is_a_failure():
         "generator 'toy' variant 'v' at 32 px: check() raised KeyError: 'v'; "
         "it must return None or one sentence"
     ]
-    report = check_generator(toy(lambda v, s: Scaled(), check=lambda v, s: False), sizes=(32,),
-                             require_feasible=False)
+    report = check_generator(
+        toy(lambda v, s: Scaled(), check=lambda v, s: False), sizes=(32,), require_feasible=False
+    )
     assert "is broken: check('v', 32) returned False" in report.failures[0]
 
 

@@ -58,8 +58,11 @@ def test_check_answers_none_or_one_sentence():
 
 
 def test_check_answer_is_validated_with_options_too():
-    toy = plugin(options={"k": Option(default=1)}, check=lambda v, s, o: o["k"] == 1,
-                 build=lambda v, s, o: nn.Identity())
+    toy = plugin(
+        options={"k": Option(default=1)},
+        check=lambda v, s, o: o["k"] == 1,
+        build=lambda v, s, o: nn.Identity(),
+    )
     with pytest.raises(PluginContractError, match=r"check\('a', 32\) returned True"):
         toy.feasibility("a", 32)
 
@@ -90,8 +93,9 @@ def mixed_plugin() -> GeneratorPlugin:
             "zero": Variant(config={"ab": 0}, label="ab = 0", trainable=False),
         },
         default_variant="net",
-        build=lambda v, s: nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Tanh()) if v == "net"
-        else GrayBaseline(),
+        build=lambda v, s: (
+            nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Tanh()) if v == "net" else GrayBaseline()
+        ),
     )
 
 
@@ -185,7 +189,11 @@ def test_depth_order_lists_declared_depths_shallow_to_deep():
 
 def test_default_for_an_image_size():
     assert [unet.PLUGIN.default_for(s) for s in (None, 32, 64, 256, 512)] == [
-        "n_down_8", "n_down_5", "n_down_6", "n_down_8", "n_down_8"
+        "n_down_8",
+        "n_down_5",
+        "n_down_6",
+        "n_down_8",
+        "n_down_8",
     ]
     assert zhang.PLUGIN.default_for(64) == "no_conv5_7"  # no default_variant_for: the default
     two = {"a": Variant(depth=1), "b": Variant(depth=2)}

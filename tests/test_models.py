@@ -89,8 +89,13 @@ def test_feasibility_rejects_nonsense_sizes():
 
 def test_unet_parameter_counts_equal_the_reference():
     # The reference sheet's counts (1 input / 2 output channels) and the general formula's others.
-    expected = {"n_down_7": 41_824_898, "n_down_8": 54_409_858, "n_down_9": 66_994_818,
-                "n_down_5": 16_654_978, "n_down_6": 29_239_938}
+    expected = {
+        "n_down_7": 41_824_898,
+        "n_down_8": 54_409_858,
+        "n_down_9": 66_994_818,
+        "n_down_5": 16_654_978,
+        "n_down_6": 29_239_938,
+    }
     for variant, count in expected.items():
         assert n_params(built(unet.PLUGIN, variant)) == count, variant
 
@@ -115,8 +120,10 @@ def test_unet_every_variant_at_small_sizes(variant):
             assert ab.shape == (2, 2, size, size)
             assert ab.abs().max() <= 1.0
         elif size < 2**n_down:
-            assert reason == (f"n_down {n_down} needs images of at least {2**n_down} px: "
-                              f"at {size} px the bottleneck would fall below 1 px")
+            assert reason == (
+                f"n_down {n_down} needs images of at least {2**n_down} px: "
+                f"at {size} px the bottleneck would fall below 1 px"
+            )
         else:
             assert f"divisible by {2**n_down}" in reason
 

@@ -111,14 +111,18 @@ def test_loading_is_lazy_and_cached():
 
 
 def test_broken_plugins_are_reported_and_the_others_keep_working(install):
-    install("cbtest-plugins", "2.0", {
-        "good": "cbtest_good:PLUGIN",
-        "raises": "cbtest_raises:PLUGIN",
-        "notaplugin": "cbtest_dict:PLUGIN",
-        "missing": "cbtest_dict:NOPE",
-        "misnamed": "cbtest_misnamed:PLUGIN",
-        "baddefault": "cbtest_baddefault:PLUGIN",
-    })
+    install(
+        "cbtest-plugins",
+        "2.0",
+        {
+            "good": "cbtest_good:PLUGIN",
+            "raises": "cbtest_raises:PLUGIN",
+            "notaplugin": "cbtest_dict:PLUGIN",
+            "missing": "cbtest_dict:NOPE",
+            "misnamed": "cbtest_misnamed:PLUGIN",
+            "baddefault": "cbtest_baddefault:PLUGIN",
+        },
+    )
     infos = {name: found[0] for name, found in by_name().items()}
     assert infos["good"].status == "ok" and infos["good"].source == "cbtest-plugins 2.0"
     assert infos["unet"].status == "ok"
@@ -191,11 +195,15 @@ def test_two_third_party_plugins_claiming_one_name_is_a_conflict(install):
 
 
 def test_plugins_for_another_major_api_are_broken_newer_minors_accepted(install):
-    install("cbtest-api", "1.0", {
-        "future": "cbtest_api2:PLUGIN",
-        "newer_minor": "cbtest_api13:PLUGIN",
-        "newfield": "cbtest_newfield:PLUGIN",
-    })
+    install(
+        "cbtest-api",
+        "1.0",
+        {
+            "future": "cbtest_api2:PLUGIN",
+            "newer_minor": "cbtest_api13:PLUGIN",
+            "newfield": "cbtest_newfield:PLUGIN",
+        },
+    )
     infos = {name: found[0] for name, found in by_name().items()}
     assert infos["future"].status == "broken"
     assert infos["future"].reason == (
@@ -228,9 +236,11 @@ def test_entry_points_without_distribution_and_duplicates_of_one_distribution(mo
     def fake(**kwargs):
         eps = list(real(**kwargs))
         # The same distribution seen twice on sys.path must not look like a conflict.
-        return eps + [ep for ep in eps if ep.name == "gray"] + [
-            importlib.metadata.EntryPoint("orphan", "cbtest_missing_module:PLUGIN", ENTRY_POINT_GROUP)
-        ]
+        return (
+            eps
+            + [ep for ep in eps if ep.name == "gray"]
+            + [importlib.metadata.EntryPoint("orphan", "cbtest_missing_module:PLUGIN", ENTRY_POINT_GROUP)]
+        )
 
     monkeypatch.setattr(importlib.metadata, "entry_points", fake)
     registry.refresh()

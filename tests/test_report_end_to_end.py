@@ -11,7 +11,6 @@ import csv
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -28,7 +27,8 @@ def real_study(tmp_path_factory):
     out = tmp_path_factory.mktemp("real") / "runs"
     result = _colorbench(
         "run", "--plugin", "unet", "--vary", "init", "--seeds", "2", "--preset", "smoke",
-        "--set", "epochs=2", "--set", "eval_every=1", "--set", "num_samples=4", "--study", "real", "--out", out,
+        "--set", "epochs=2", "--set", "eval_every=1", "--set", "num_samples=4",
+        "--study", "real", "--out", out,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "colorbench report" in result.stdout  # the closing line names the next command
@@ -37,14 +37,17 @@ def real_study(tmp_path_factory):
 
 def test_report_all_formats_from_a_real_study(real_study, tmp_path):
     target = tmp_path / "report"
-    result = _colorbench("report", "--out", real_study, "--study", "real", "--format", "all", "--output", target / "r")
+    result = _colorbench(
+        "report", "--out", real_study, "--study", "real", "--format", "all", "--output", target / "r"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     written = {p.name for p in target.iterdir()}
     for name in ("r.html", "r.md", "r.tex", "r.csv"):
         assert name in written, written
 
     pngs = sorted(n for n in written if n.endswith(".png"))
-    assert any("grid" in n for n in pngs) and any("curves" in n for n in pngs) and any("forest" in n for n in pngs), pngs
+    for kind in ("grid", "curves", "forest"):
+        assert any(kind in name for name in pngs), pngs
     for name in pngs:
         with Image.open(target / name) as image:
             assert image.width > 300 and image.height > 200, name
@@ -73,6 +76,8 @@ def test_report_of_user_data_says_user_data(photo_dir, tmp_path):
         "--set", "data_limit=none", "--set", "data_seed=1", "--study", "mine", "--out", out,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    result = _colorbench("report", "--out", out, "--study", "mine", "--format", "markdown", "--output", tmp_path / "r.md")
+    result = _colorbench(
+        "report", "--out", out, "--study", "mine", "--format", "markdown", "--output", tmp_path / "r.md"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "user data" in (tmp_path / "r.md").read_text()

@@ -27,8 +27,13 @@ def test_plugin_new_writes_a_complete_package(tmp_path, monkeypatch):
     result = new(NAME, str(root))
     assert result.exit_code == 0, result.output
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-    assert files == ["README.md", "cbscaffold_demo/__init__.py", "cbscaffold_demo/model.py",
-                     "pyproject.toml", "tests/test_cbscaffold_demo.py"]
+    assert files == [
+        "README.md",
+        "cbscaffold_demo/__init__.py",
+        "cbscaffold_demo/model.py",
+        "pyproject.toml",
+        "tests/test_cbscaffold_demo.py",
+    ]
     assert f"next: pip install -e {root} && colorbench list {NAME} && pytest {root}" in result.stdout
     project = (root / "pyproject.toml").read_text()
     assert 'name = "colorbench-cbscaffold-demo"' in project
@@ -57,18 +62,25 @@ def test_the_generated_code_is_lint_clean(tmp_path):
     root = tmp_path / "demo"
     assert new(NAME, str(root)).exit_code == 0
     # From the plugin's own root, as its author runs it: there the package is first-party.
-    lint = subprocess.run([ruff, "check", "--isolated", "--select", "E,F,W,I,B,UP", "."],
-                          capture_output=True, text=True, cwd=root)
+    lint = subprocess.run(
+        [ruff, "check", "--isolated", "--select", "E,F,W,I,B,UP", "."],
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("My-Net", "invalid plugin name 'My-Net': use lower-case letters, digits and '_', starting with a"),
-    ("1net", "invalid plugin name '1net'"),
-    ("class", "invalid plugin name 'class'"),
-    ("unet", "'unet' is the name of a built-in colorbench generator"),
-    ("json", "a Python module named 'json' is already importable; choose a name that does not shadow it"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("My-Net", "invalid plugin name 'My-Net': use lower-case letters, digits and '_', starting with a"),
+        ("1net", "invalid plugin name '1net'"),
+        ("class", "invalid plugin name 'class'"),
+        ("unet", "'unet' is the name of a built-in colorbench generator"),
+        ("json", "a Python module named 'json' is already importable; choose a name that does not shadow it"),
+    ],
+)
 def test_invalid_names_are_refused_in_one_line(tmp_path, name, expected):
     result = new(name, str(tmp_path / "out"))
     assert result.exit_code == 2

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from colorbench.analysis import bootstrap
-from colorbench.analysis.inputs import ImageTable, RunTable, direction, image_tables, run_tables
+from colorbench.analysis.inputs import ImageTable, RunTable, direction, image_tables, ranked, run_tables
 
 N_BOOT = 2000
 GRAY = -1  # stands for the gray baseline where a setting index is expected
@@ -223,9 +223,10 @@ def default_rows(contrasts) -> list[Effect]:
 
 
 def gray_rows(contrasts: ImageContrasts) -> list[GrayEffect]:
-    """Every setting, Default included, against gray, with its reading."""
+    """Every setting, Default included, against gray, with its reading (ranked metrics only:
+    a more colourful prediction than gray's is not "better")."""
     rows = []
-    for column in contrasts.table.layout.columns:
+    for column in ranked(contrasts.table.layout.columns):
         for setting in range(len(contrasts.table.layout.settings)):
             effect = _effect(contrasts, setting, GRAY, column)
             if effect is not None:

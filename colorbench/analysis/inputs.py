@@ -19,6 +19,11 @@ IMAGE_KEY = ("generator", "setting", "seed", "image_id")
 RUN_KEY = ("generator", "setting", "seed")
 
 
+def ranked(columns) -> list[str]:
+    """The columns where one value is better than another (not colourfulness: a description)."""
+    return [c for c in columns if c not in METRICS or METRICS[c].ranked]
+
+
 def direction(column: str) -> str:
     """ "lower" or "higher": which way a metric or loss column is better."""
     if column in METRICS:

@@ -25,7 +25,7 @@ from colorbench.analysis.effects import (
     run_contrasts,
     versus_gray,
 )
-from colorbench.analysis.inputs import direction
+from colorbench.analysis.inputs import direction, ranked
 
 BEST, TIED, NONE_BEATS_GRAY, NOT_MARKED = "best", "tied", "none beats gray", "not marked"
 
@@ -147,7 +147,7 @@ def best_marks(
     """The mark of every metric column (and loss column, with ``runs``) of every generator."""
     marks = []
     for contrasts in image_contrasts(per_image, gray, metrics=metrics, n_boot=n_boot, seed=seed):
-        marks += [metric_mark(contrasts, c) for c in contrasts.table.layout.columns]
+        marks += [metric_mark(contrasts, c) for c in ranked(contrasts.table.layout.columns)]
     if runs is not None:
         for contrasts in run_contrasts(runs, losses=losses, n_boot=n_boot, seed=seed):
             marks += [loss_mark(contrasts, c) for c in contrasts.table.layout.columns]

@@ -9,6 +9,8 @@ import pandas as pd
 
 from colorbench.analysis import effects, marks, verdict
 from colorbench.analysis.effects import N_BOOT
+from colorbench.analysis.inputs import ranked
+from colorbench.metrics import METRICS
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,12 @@ def analyze(
         columns = contrasts.table.layout.columns
         if verdict_metric not in columns:
             raise ValueError(f"per_image: no column {verdict_metric!r} for the claim's verdict")
+        if not METRICS[verdict_metric].ranked:
+            raise ValueError(f"{verdict_metric!r} is not ranked (a description, not a score): no verdict")
         image_rows += effects.default_rows(contrasts)
         gray_rows += effects.gray_rows(contrasts)
-        all_marks += [marks.metric_mark(contrasts, c) for c in columns]
+        # Unranked metrics (colourfulness) get effects against Default but no best mark.
+        all_marks += [marks.metric_mark(contrasts, c) for c in ranked(columns)]
         metric_verdicts.append(verdict.metric_verdict(contrasts, verdict_metric, claim))
     if runs is not None:
         for contrasts in effects.run_contrasts(runs, losses=losses, n_boot=n_boot, seed=seed):

@@ -34,6 +34,7 @@ from colorbench.store.per_image import load_gray, load_per_image
 from colorbench.store.reader import load_runs, load_study, store_root
 
 VAL_METRICS = ("l1_ab", "psnr", "ssim", "ciede2000", "colorfulness_pred", "dcf", "auc")
+RANKED_VAL_METRICS = tuple(m for m in VAL_METRICS if METRICS[m].ranked)  # a verdict needs a "better"
 DEFAULT_VERDICT_METRIC = "ciede2000"
 N_BOOT = 2000
 
@@ -193,8 +194,8 @@ def build_report(
     """Read one study from the store at ``out_dir`` and assemble its report (nothing is written)."""
     if interval not in INTERVALS:
         raise ColorbenchError(f"unknown interval {interval!r}; choose from {', '.join(INTERVALS)}")
-    if verdict_metric not in METRICS or verdict_metric == "colorfulness_true":
-        raise ColorbenchError(f"--metric {verdict_metric!r}: choose one of {', '.join(VAL_METRICS)}")
+    if verdict_metric not in RANKED_VAL_METRICS:
+        raise ColorbenchError(f"--metric {verdict_metric!r}: choose one of {', '.join(RANKED_VAL_METRICS)}")
     root = store_root(out_dir)
     record = load_study(root, study).to_dict()
     runs = load_runs(root, [study])

@@ -67,5 +67,9 @@ def build_effects(analysis, generator: str, table: Table) -> EffectsTable | None
             if e.metric in COLUMN_BY_KEY
         }
         rows.append(EffectsRow(row.setting, row.label, cells))
-    bases = sorted(set(frame["basis"].dropna()))
+    bases = []  # "training losses: over seeds", "val metrics: over seeds and images"
+    for kind, metrics in (("training losses", analysis.run_effects), ("val metrics", analysis.effects)):
+        mine = metrics[metrics["generator"] == generator] if len(metrics) else metrics
+        if len(mine):
+            bases.append(f"{kind}: over {', '.join(sorted(set(mine['basis'].dropna())))}")
     return EffectsTable(generator, rows, bases) if rows else None

@@ -97,7 +97,7 @@ def _panel(ax, rows: pd.DataFrame, labels: list[str], gray: tuple[float, float, 
     info = METRICS.get(metric)
     # Short enough for four panels in 7 inches; the metric is the title, "- Default" the row's title.
     unit = "no unit" if info is None or info.unit == "1" else info.unit
-    ax.set_xlabel(f"{unit}\n{info.direction} is better" if info else metric)
+    ax.set_xlabel(f"{unit}\n{info.reading if info.ranked else 'not ranked'}" if info else metric)
     ax.grid(axis="x", color="0.92", lw=0.6, zorder=0)
 
 

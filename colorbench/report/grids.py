@@ -37,15 +37,22 @@ class GridImage:
 
 
 def _font(size: int = FONT_PX):
+    # matplotlib's DejaVu Sans (always installed with it) has the Greek of "ΔE00"; PIL's own does not.
+    try:
+        from matplotlib import font_manager
+
+        return ImageFont.truetype(font_manager.findfont("DejaVu Sans", fallback_to_default=False), size)
+    except (ImportError, OSError, ValueError):
+        pass
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has only the fixed bitmap font
         return ImageFont.load_default()
 
 
-def _short(metric: str) -> str:
-    # PIL's bundled font has no Greek: "dE00" rather than "ΔE00".
-    return {"ciede2000": "dE00", "l1_ab": "L1", "psnr": "PSNR", "ssim": "SSIM"}.get(metric, metric)
+def _caption_value(metric: str, value: float) -> str:
+    short = {"ciede2000": "ΔE00", "l1_ab": "L1", "psnr": "PSNR", "ssim": "SSIM", "auc": "AuC", "dcf": "|ΔCF|"}
+    return f"{short.get(metric, metric)} {value:.3g}" if metric != "ciede2000" else f"ΔE00 {value:.1f}"
 
 
 def _default_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -160,19 +167,13 @@ def image_grid(
             tiles.append(_load(RunDirectory(run.run_dir).sample_path(image.index, "pred")))
             hit = (mine["run_id"] == run.run_id) & (mine["image_id"] == image.image_id)
             value = mine.loc[hit, metric] if metric in mine.columns else pd.Series([], dtype=float)
-            delta = (
-                f" · ΔE {value.iloc[0]:.1f}"
-                if metric == "ciede2000" and len(value)
-                else (f" · {value.iloc[0]:.3g}" if len(value) else "")
-            )
+            delta = f" · {_caption_value(metric, value.iloc[0])}" if len(value) else ""
             captions.append(f"seed {run.seed}{delta}")
         tiles.append(_load(_reference_path(root, data_key, source, image.index, "truth")))
         gray_value = (
             gray.set_index("image_id")[metric].get(image.image_id) if metric in gray.columns else None
         )
-        captions.append(
-            f"gray ΔE {gray_value:.1f}" if metric == "ciede2000" and gray_value is not None else ""
-        )
+        captions.append(f"gray {_caption_value(metric, gray_value)}" if gray_value is not None else "")
     png = _draw(tiles, captions, labels, len(orders) + 2, blank)
     source_kind = shown["data_source"].dropna().iloc[0] if shown["data_source"].notna().any() else None
     credits = [f"{c.why}: {c.image_id} ({credit(c.image_id, source_kind)})" for c in chosen]

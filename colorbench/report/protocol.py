@@ -110,7 +110,7 @@ def protocol(record: dict[str, Any], runs: pd.DataFrame, interval: str) -> list[
         ("Generators", ", ".join(record.get("plugins") or dict.fromkeys(runs["generator"]))),
         (
             "Scale",
-            scale_note(runs, scale_phrase(runs), f"seeds {', '.join(map(str, record.get('seeds') or []))}"),
+            scale_note(runs, scale_phrase(runs), _seeds_text(record)).removeprefix("Scale: "),
         ),
         ("Data", _data_text(started)),
         ("Image size", distinct(started, "image_size", lambda v: f"{int(v)} px")),
@@ -159,7 +159,11 @@ def protocol(record: dict[str, Any], runs: pd.DataFrame, interval: str) -> list[
         ),
     ]
     items += [
-        (f"Metric {name}", f"{info.description}; {info.unit}; {info.direction} is better; {info.variant}")
+        (f"Metric {name}", f"{info.description}; {info.unit}; {info.reading}; {info.variant}")
         for name, info in METRICS.items()
     ]
     return [ProtocolItem(name, value) for name, value in items]
+
+
+def _seeds_text(record: dict) -> str:
+    return f"seeds {', '.join(map(str, record.get('seeds') or []))}"

@@ -46,12 +46,12 @@ class Column:
 
 def _metric(key: str, label: str, tex: str) -> Column:
     info = METRICS[key]
-    return Column(key, label, tex, info.direction, info.unit, "metric")
+    return Column(key, label, tex, info.direction if info.ranked else "", info.unit, "metric")
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("parameters", "Params", "Params", "", "millions", "info"),
-    Column("train_minutes", "Train time", "Time", "", "min", "info"),
+    Column("parameters", "Params (M)", "Params (M)", "", "", "info"),
+    Column("train_minutes", "Train (min)", "Train (min)", "", "", "info"),
     Column("loss_G_GAN", "Loss G GAN", "Loss G GAN", "lower", "BCE", "loss"),
     Column("loss_G_L1", "Loss G L1", "Loss G L1", "lower", "100 x L1 (ab/110)", "loss"),
     Column("loss_G", "Loss G", "Loss G", "lower", "BCE + 100 x L1", "loss"),
@@ -163,7 +163,10 @@ def _note(group: pd.DataFrame, completed: int) -> str | None:
 
 def _values(done: pd.DataFrame, key: str) -> list:
     if key == "parameters":
-        return (done["generator_parameters"] / 1e6).tolist() if "generator_parameters" in done else []
+        if "generator_parameters" not in done:
+            return []
+        # A property of the setting, not a measurement: one value (no spread) unless seeds differ.
+        return sorted(set((done["generator_parameters"].dropna() / 1e6).tolist()))
     if key == "train_minutes":
         return (done["train_seconds"] / 60.0).tolist() if "train_seconds" in done else []
     return done[key].tolist() if key in done.columns else []
