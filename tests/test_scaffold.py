@@ -123,6 +123,16 @@ def test_the_scaffold_installs_registers_and_passes_its_own_test(tmp_path, bridg
     tests = run("-m", "pytest", "-q", "-p", "no:cacheprovider", str(root))
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "6 passed" in tests.stdout, tests.stdout
+    # What the author does next: a smoke study of the new generator, then its report.
+    store = tmp_path / "runs"
+    study = run(
+        "-m", "colorbench", "run", "--plugin", NAME, "--vary", "init", "--preset", "smoke",
+        "--study", "demo", "--out", str(store),
+    )  # fmt: skip
+    assert study.returncode == 0, study.stdout + study.stderr
+    assert "3/3 runs done, 0 failed" in study.stdout, study.stdout
+    report = run("-m", "colorbench", "report", "--out", str(store), "--study", "demo", "--format", "markdown")
+    assert report.returncode == 0, report.stdout + report.stderr
 
 
 # -- the command line itself -----------------------------------------------------------------------
