@@ -13,16 +13,20 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
 
 from colorbench.cli import main
+from colorbench.colorize.core import load_run_generator
 from colorbench.data import cache_key, prepare, select
 from colorbench.errors import ColorbenchError
 from colorbench.models import PatchDiscriminator, get_generator
 from colorbench.report import build_report
+from colorbench.report import notes as report_notes
+from colorbench.report.protocol import switches_text
 from colorbench.store.reader import load_runs
 from colorbench.training import PRESETS, RunRequest, build_request, resolve_request
 from colorbench.training import trainer as trainer_module
@@ -67,8 +71,9 @@ def documented_request(preset: str, generator: str) -> dict[str, str]:
 
 
 def requested_value(request: RunRequest, key: str):
-    if key.startswith("option."):
-        return request.generator_options.get(key.removeprefix("option."))
+    if key.startswith("option."):  # as the run records it: the plugin's default where none is given
+        options = get_generator(request.generator).resolve_options(request.generator_options)
+        return options[key.removeprefix("option.")]
     return getattr(request, key)
 
 
@@ -92,9 +97,11 @@ def test_every_difference_between_the_paper_presets_is_in_the_table():
             for name in vars(paper)
             if name != "generator_options" and getattr(paper, name) != getattr(faithful, name)
         }
-        options = set(paper.generator_options) | set(faithful.generator_options)
+        options = set(get_generator(generator).options)
         differing |= {
-            f"option.{o}" for o in options if paper.generator_options.get(o) != faithful.generator_options.get(o)
+            f"option.{o}"
+            for o in options
+            if requested_value(paper, f"option.{o}") != requested_value(faithful, f"option.{o}")
         }
         documented = set(documented_request("paper-faithful", generator))
         assert differing and differing <= documented, generator
@@ -106,13 +113,21 @@ def test_per_generator_preset_values_are_declared_by_their_generators():
             plugin = get_generator(generator)
             assert set(own.get("options", {})) <= set(plugin.options)
             resolve_request(build_request("paper-faithful", generator, data="folder:/photos"))
-    faithful = {g: build_request("paper-faithful", g, data="folder:/photos") for g in ("unet", "zhang", "gray")}
+    faithful = {
+        g: build_request("paper-faithful", g, data="folder:/photos") for g in ("unet", "zhang", "gray")
+    }
     assert faithful["zhang"].generator_options == {"units": "eccv16"}
     assert faithful["unet"].generator_options == {} and faithful["gray"].generator_options == {}
     # As the tutorial did: its own U-Net is initialised, a generator passed in is not.
-    assert [faithful[g].init_targets for g in ("unet", "zhang", "gray")] == ["both", "discriminator", "discriminator"]
+    assert [faithful[g].init_targets for g in ("unet", "zhang", "gray")] == [
+        "both",
+        "discriminator",
+        "discriminator",
+    ]
     # --set still wins over the preset's per-generator values.
-    again = build_request("paper-faithful", "zhang", data="folder:/p", overrides={"option.units": "normalised"})
+    again = build_request(
+        "paper-faithful", "zhang", data="folder:/p", overrides={"option.units": "normalised"}
+    )
     assert again.generator_options == {"units": "normalised"}
 
 
@@ -124,7 +139,19 @@ def test_paper_presets_take_a_folder_or_coco_and_refuse_the_sample_set(preset, t
     with pytest.raises(ColorbenchError, match="needs --data coco:IMAGES_DIR:ANNOTATIONS or folder:DIR$"):
         build_request(preset, "unet")
     result = CliRunner().invoke(
-        main, ["run", "--plugin", "unet", "--vary", "init", "--preset", preset, "--out", str(tmp_path), "--dry-run"]
+        main,
+        [
+            "run",
+            "--plugin",
+            "unet",
+            "--vary",
+            "init",
+            "--preset",
+            preset,
+            "--out",
+            str(tmp_path),
+            "--dry-run",
+        ],
     )
     assert result.exit_code == 2 and result.output.strip().count("\n") == 0, result.output
 
@@ -155,7 +182,9 @@ def test_the_presets_data_options_reach_the_cache(tmp_path):
         rng = np.random.default_rng(i)
         Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / f"noise_{i}.png")
     overrides = {"image_size": "16", "data_limit": "none"}
-    requests = {p: build_request(p, "unet", data=f"folder:{root}", overrides=overrides) for p in PAPER_PRESETS}
+    requests = {
+        p: build_request(p, "unet", data=f"folder:{root}", overrides=overrides) for p in PAPER_PRESETS
+    }
     specs = {p: data_spec_for(r) for p, r in requests.items()}
     assert (specs["paper"].resize, specs["paper"].keep_gray) == ("crop", False)
     assert (specs["paper-faithful"].resize, specs["paper-faithful"].keep_gray) == ("squash", True)
@@ -199,7 +228,9 @@ def test_init_targets_touch_only_the_named_networks(targets):
         "discriminator": PatchDiscriminator(in_channels=3),
     }
     before = {name: _parameters(module) for name, module in networks.items()}
-    touched = trainer_module.initialise_networks(spec, plugin, networks["generator"], networks["discriminator"])
+    touched = trainer_module.initialise_networks(
+        spec, plugin, networks["generator"], networks["discriminator"]
+    )
     assert set(touched) == set(trainer_module.INIT_TARGET_NETWORKS[targets])
     for name, module in networks.items():
         after = _parameters(module)
@@ -213,11 +244,65 @@ def test_init_targets_touch_only_the_named_networks(targets):
             assert changed == [], name
 
 
-# --------------------------------------------------------------------------- tiny runs and the report
+# --------------------------------------------------------------------------- protocol and notes
+def switch_frame() -> pd.DataFrame:
+    """Runs as the store reader gives them: a faithful U-Net and Zhang, and a corrected Zhang."""
+    faithful = {
+        "precision_requested": "fp32",
+        "data_resize": "squash",
+        "data_keep_gray": True,
+        "train_order": "fixed",
+        "val_discriminator": "train",
+        "status": "completed",
+    }
+    return pd.DataFrame(
+        [
+            {**faithful, "generator": "unet", "init_targets": "both", "generator_options": "{}"},
+            {
+                **faithful,
+                "generator": "zhang",
+                "init_targets": "discriminator",
+                "generator_options": '{"units": "eccv16"}',
+            },
+        ]
+    )
+
+
+def test_the_switches_are_stated_per_generator_where_they_differ():
+    text = switches_text(switch_frame())
+    for part in (
+        "precision requested fp32",
+        "resize squashed (whole photo)",
+        "grayscale images kept (ab = 0)",
+        "training order fixed",
+        "init applied to unet: both; zhang: discriminator",
+        "val GAN losses with D in mode train",
+        "generator options unet: none; zhang: units=eccv16",
+        "docs/paper-faithful.md",
+    ):
+        assert part in text, part
+    zhang = switch_frame().iloc[1:]
+    assert "init applied to discriminator;" in switches_text(zhang)  # one generator: no names
+
+
+def test_a_table_that_mixes_zhang_units_says_so():
+    frame = switch_frame()
+    corrected = {**frame.iloc[1].to_dict(), "generator_options": '{"units": "normalised"}'}
+    mixed = pd.concat([frame, pd.DataFrame([corrected])], ignore_index=True)
+    only_eccv16 = " ".join(report_notes._units(frame))
+    assert only_eccv16.startswith("zhang ran in the study's eccv16 units:") and "unet" not in only_eccv16
+    assert "eccv16 units and normalised units, so its rows are not comparable" in " ".join(
+        report_notes._units(mixed)
+    )
+    assert report_notes._units(pd.DataFrame([corrected])) == []
+
+
+# --------------------------------------------------------------------------- tiny runs (slow)
 @pytest.fixture(scope="module")
 def faithful_store(photo_dir, tmp_path_factory):
-    """One study per preset (unet and zhang, the baseline only, one seed) on the same photos, plus
-    a study that holds Zhang runs in both units (as a user might merge two)."""
+    """One study per preset (unet and zhang, the baseline only, one seed) on the same photos, on a
+    device that claims native bf16; plus a study holding Zhang runs in both units (as a user might
+    merge two). Records every BatchLoader the trainer makes."""
     out = tmp_path_factory.mktemp("runs")
     cache = tmp_path_factory.mktemp("cache")
     settings = [arg for key, value in TINY.items() for arg in ("--set", f"{key}={value}")]
@@ -245,24 +330,36 @@ def faithful_store(photo_dir, tmp_path_factory):
     return out, loaders
 
 
-def _runs(out: Path, study: str):
-    runs = load_runs(out, [study])
-    return {row["generator"]: row for row in runs.to_dict("records")}
+def _runs(out: Path, study: str) -> dict[str, dict]:
+    return {row["generator"]: row for row in load_runs(out, [study]).to_dict("records")}
 
 
-def test_eccv16_zhang_loss_g_l1_dwarfs_the_unets_normalised_does_not(faithful_store):
+@pytest.mark.slow
+def test_a_tiny_eccv16_zhang_run_trains_in_the_studys_units(faithful_store):
     out, _ = faithful_store
     faithful, corrected = _runs(out, "paper-faithful"), _runs(out, "paper")
     assert {r["status"] for r in [*faithful.values(), *corrected.values()]} == {"completed"}
+    assert {r["precision"] for r in [*faithful.values(), *corrected.values()]} == {"fp32"}  # "native bf16"
     assert json.loads(faithful["zhang"]["generator_options"]) == {"units": "eccv16"}
     assert json.loads(corrected["zhang"]["generator_options"]) == {"units": "normalised"}
-    # Raw a*b* (x110) against ab/110 targets: the study's ~483 against ~7-10 for the U-Net.
-    assert faithful["zhang"]["loss_G_L1"] > 10 * faithful["unet"]["loss_G_L1"]
-    assert corrected["zhang"]["loss_G_L1"] < 3 * corrected["unet"]["loss_G_L1"]
+    # The trained network's output is raw a*b*: 110 x what the same weights give in normalised units
+    # from (L - 50)/100.
+    trained = load_run_generator(Path(faithful["zhang"]["run_dir"])).generator
+    twin = get_generator("zhang").build_module(faithful["zhang"]["variant"], 32, {"units": "normalised"})
+    twin.load_state_dict(trained.state_dict())
+    l_norm = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(trained(l_norm), 110 * twin.eval()(l_norm / 2), rtol=1e-4, atol=1e-4)
+    # Measured, and not what the study's Table 1 suggests: trained from PyTorch's default init (the
+    # tutorial's for a generator passed in), the network learns the x110 away at once and its Loss G
+    # L1 is the U-Net's order (14.6 against 18.3 after one epoch here), not ~50x it (483 against 7-10).
+    # The units make L1 raw only for a network that outputs colours at their raw scale (eccv16's
+    # trained 313->2 head holds the bins' a*b* centres): test_models.py checks that case.
     for runs in (faithful, corrected):
-        assert {r["precision"] for r in runs.values()} == {"fp32"}  # on a "native bf16" device
+        assert runs["zhang"]["loss_G_L1"] < 3 * runs["unet"]["loss_G_L1"]
 
 
+@pytest.mark.slow
 def test_the_faithful_runs_read_their_photos_in_a_fixed_order(faithful_store):
     _, loaders = faithful_store
     train = [kwargs for kwargs in loaders if kwargs.get("flip")]  # val loaders never flip
@@ -270,31 +367,17 @@ def test_the_faithful_runs_read_their_photos_in_a_fixed_order(faithful_store):
     assert [kwargs["shuffle"] for kwargs in train] == [True, True, False, False]
 
 
-def test_the_protocol_block_states_the_switches_per_generator(faithful_store):
+@pytest.mark.slow
+def test_the_report_states_the_switches_and_the_units(faithful_store):
     out, _ = faithful_store
-    faithful = {i.name: i.value for i in build_report(out, "paper-faithful", with_figures=False).protocol}
-    switches = faithful["Switches"]
-    assert "docs/paper-faithful.md" in switches
-    for text in (
-        "precision requested fp32",
-        "resize squashed (whole photo)",
-        "grayscale images kept (ab = 0)",
-        "training order fixed",
-        "init applied to unet: both; zhang: discriminator",
-        "val GAN losses with D in mode train",
-        "generator options unet: none; zhang: units=eccv16",
-    ):
-        assert text in switches, text
-    corrected = {i.name: i.value for i in build_report(out, "paper", with_figures=False).protocol}
+    reports = {study: build_report(out, study, with_figures=False) for study in (*PAPER_PRESETS, "mixed")}
+    protocol = {study: {i.name: i.value for i in r.protocol} for study, r in reports.items()}
+    assert "init applied to unet: both; zhang: discriminator" in protocol["paper-faithful"]["Switches"]
+    assert "generator options unet: none; zhang: units=eccv16" in protocol["paper-faithful"]["Switches"]
+    assert "resize squashed (whole photo)" in protocol["paper-faithful"]["Switches"]
     for text in ("resize centre crop", "grayscale images skipped", "training order shuffled", "mode eval"):
-        assert text in corrected["Switches"], text
-    assert "init applied to both" in corrected["Switches"]
-
-
-def test_tables_never_mix_zhang_units_without_saying_so(faithful_store):
-    out, _ = faithful_store
-    notes = {study: " ".join(build_report(out, study, with_figures=False).notes) for study in
-             ("paper", "paper-faithful", "mixed")}
+        assert text in protocol["paper"]["Switches"], text
+    notes = {study: " ".join(r.notes) for study, r in reports.items()}
     assert "eccv16" not in notes["paper"]
     assert "zhang ran in the study's eccv16 units:" in notes["paper-faithful"]
     assert "eccv16 units and normalised units, so its rows are not comparable" in notes["mixed"]
