@@ -178,8 +178,7 @@ def protocol(record: dict[str, Any], runs: pd.DataFrame, interval: str) -> list[
             "Objective",
             f"pix2pix, GAN loss {distinct(started, 'gan_mode')}, "
             f"lambda_L1 {distinct(started, 'lambda_l1', lambda v: f'{v:g}')}, "
-            f"Adam betas ({distinct(started, 'betas')}), "
-            f"init applied to {per_generator(started, 'init_targets')}",
+            f"Adam betas ({distinct(started, 'betas')})",
         ),
         ("Switches", switches_text(started)),
         (
