@@ -126,6 +126,8 @@ def _run_row(study: StudyRecord, entry: dict, setting: dict, root: Path) -> dict
         "generator_parameters",
     ):
         row[key] = getattr(summary, key)
+    # The spec's precision is what was asked for (auto, say); the summary's what it resolved to.
+    row["precision_requested"] = row.get("precision")
     for key in ("device", "precision"):
         row[key] = getattr(summary, key) or row.get(key)
     row.update(_numbers(summary.final_train))

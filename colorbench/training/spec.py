@@ -33,7 +33,15 @@ from colorbench.errors import ColorbenchError
 GAN_MODES = ("vanilla", "lsgan")
 PRECISIONS = ("auto", "fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-INIT_TARGETS = ("both", "generator", "discriminator")
+# The networks each ``init_targets`` value re-initialises with the run's init scheme; the others keep
+# the weights they were built with (PyTorch's defaults, or a plugin's own). The tutorial the study
+# used initialises D always and G only when it builds its own U-Net.
+INIT_TARGET_NETWORKS = {
+    "both": ("generator", "discriminator"),
+    "generator": ("generator",),
+    "discriminator": ("discriminator",),
+}
+INIT_TARGETS = tuple(INIT_TARGET_NETWORKS)
 TRAIN_ORDERS = ("shuffled", "fixed")
 VAL_DISCRIMINATOR_MODES = ("eval", "train")
 MAX_SEED = 2**63

@@ -38,7 +38,7 @@ from colorbench.training.evaluation import Evaluation, evaluate, per_image_rows,
 from colorbench.training.hardware import device_name, hardware_record, resolve_device, resolve_precision
 from colorbench.training.objective import LOSS_NAMES, GANLoss, pix2pix_train_step
 from colorbench.training.performance import configure_threads, make_optimizers, prepare_modules
-from colorbench.training.spec import RunOptions, RunSpec
+from colorbench.training.spec import INIT_TARGET_NETWORKS, RunOptions, RunSpec
 
 LOG_EVERY_STEPS = 20  # host synchronisations (finite check, live losses) happen only this often
 
@@ -128,6 +128,21 @@ def run_record(spec: RunSpec, options: RunOptions, plugin, data: PreparedData) -
     )
 
 
+def initialise_networks(
+    spec: RunSpec, plugin, generator: torch.nn.Module, discriminator: torch.nn.Module
+) -> tuple[str, ...]:
+    """Apply the run's init scheme to the networks ``spec.init_targets`` names; returns those it
+    touched (a generator that manages its own init is never touched)."""
+    networks = {"generator": generator, "discriminator": discriminator}
+    touched = []
+    for name in INIT_TARGET_NETWORKS[spec.init_targets]:
+        if name == "generator" and plugin.manages_own_init(spec.variant, spec.generator_options):
+            continue
+        init_weights(networks[name], spec.init, spec.init_gain)
+        touched.append(name)
+    return tuple(touched)
+
+
 class _Run:
     def __init__(
         self,
@@ -156,13 +171,7 @@ class _Run:
         configure_threads()
         self.generator = plugin.build_module(spec.variant, spec.image_size, spec.generator_options)
         self.discriminator = PatchDiscriminator(in_channels=3)
-        targets = spec.init_targets
-        if targets in ("both", "generator") and not plugin.manages_own_init(
-            spec.variant, spec.generator_options
-        ):
-            init_weights(self.generator, spec.init, spec.init_gain)
-        if targets in ("both", "discriminator"):
-            init_weights(self.discriminator, spec.init, spec.init_gain)
+        initialise_networks(spec, plugin, self.generator, self.discriminator)
         prepare_modules(self.generator, self.discriminator, device)
         # One batch before any training: a wrong shape or raw a*b* output is one line, not a torch error.
         check_output(plugin, spec.variant, spec.image_size, spec.generator_options, self.generator)
