@@ -65,6 +65,11 @@ def run_command(
 
     Completed runs are skipped, interrupted ones resume from their checkpoints; rerunning the
     same command trains nothing new.
+
+    \b
+    Exit codes: 0 every requested run completed (or was done already; diverged counts as done),
+    1 some run failed, 2 a usage or data error found before training, or nothing can run,
+    130 interrupted (Ctrl-C or SIGTERM; the same command continues).
     """
     from colorbench.errors import ColorbenchError
     from colorbench.store.studies import check_study_name, existing_design_hash, free_study_name
@@ -103,7 +108,7 @@ def run_command(
     # A scheduler's (or kill's) SIGTERM stops as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        run_study(
+        outcome = run_study(
             plan,
             root,
             chosen,
@@ -119,6 +124,7 @@ def run_command(
     finally:
         if hasattr(chosen, "shutdown"):
             chosen.shutdown()
+    sys.exit(outcome.exit_code)
 
 
 def _interrupt(signum, frame) -> None:
