@@ -46,9 +46,12 @@ def results_command(
     out_dir: str, studies: tuple[str, ...], fmt: str, include_stale: bool, per_image: bool
 ) -> None:
     """Print one row per (study, setting, generator, seed): configuration, status, losses, metrics."""
-    from colorbench.store.reader import load_runs
+    from colorbench.store.reader import load_runs, store_warnings
 
-    frame = load_runs(out_dir, list(studies) or None, include_stale=include_stale)
+    problems: list[str] = []
+    frame = load_runs(out_dir, list(studies) or None, include_stale=include_stale, problems=problems)
+    for problem in [*problems, *store_warnings(frame)]:
+        click.echo(problem, err=True)
     if per_image:
         from colorbench.store.per_image import load_per_image
 
@@ -136,7 +139,7 @@ def report_command(
     """Write a study's report: tables, effects with intervals, verdicts, figures, protocol."""
     from colorbench.report.build import build_report
     from colorbench.report.render import FORMATS, default_output, write_report
-    from colorbench.store.reader import study_names
+    from colorbench.store.reader import store_warnings, study_names
 
     chosen = list(FORMATS) if "all" in formats else list(dict.fromkeys(formats))
     if template and len(chosen) > 1:
@@ -161,6 +164,8 @@ def report_command(
             verdict_metric=metric,
             images=asked,
         )
+        for problem in store_warnings(report.runs):
+            click.echo(f"{name}: {problem}", err=True)
         for fmt in chosen:
             if output:
                 target = Path(output)
