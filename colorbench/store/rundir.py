@@ -239,6 +239,8 @@ class RunDirectory:
             return Status.NOT_STARTED, None
         try:
             summary = self.read_summary()
+            if self.has_record():
+                self.read_record()
         except UnreadableRecordError as exc:
             return Status.UNREADABLE, str(exc)
         if summary is None:
