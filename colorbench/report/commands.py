@@ -30,7 +30,14 @@ _STUDY = click.option(
 @click.command("results")
 @_OUT
 @_STUDY
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="csv: for pandas or a spreadsheet; json: a list of row objects.",
+)
 @click.option(
     "--stale",
     "include_stale",
