@@ -11,6 +11,7 @@ as damaged: the trainer will start that run again from scratch, and the plan say
 
 from __future__ import annotations
 
+import collections
 import io
 import pickle
 import zipfile
@@ -33,7 +34,7 @@ class _Inert:
 class _PeekUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) == ("collections", "OrderedDict"):
-            return dict
+            return collections.OrderedDict  # state dicts: it takes the attributes torch gives it
         return _Inert
 
     def persistent_load(self, pid):
