@@ -135,6 +135,7 @@ def test_run_exits_2_for_a_seed_out_of_range(tmp_path):
     assert_one_line_error(result, 2, "seed")
 
 
+@pytest.mark.slow
 def test_run_exits_1_when_a_run_fails(tmp_path):
     torch = pytest.importorskip("torch")
     if torch.backends.mps.is_available():
@@ -216,8 +217,9 @@ def test_a_truncated_checkpoint_of_an_interrupted_run_retrains_it_from_scratch(s
     rerun = colorbench("run", *SMOKE, "--vary", "init", *out)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     no_traceback(rerun)
-    said = [line for line in rerun.stdout.splitlines() if "starts again from scratch" in line]
-    assert len(said) == 1 and str(checkpoint) in said[0], rerun.stdout
+    assert f"its checkpoint {checkpoint} is damaged" in rerun.stdout  # the plan's line
+    said = [line for line in rerun.stdout.splitlines() if "the run starts again from scratch" in line]
+    assert len(said) == 1 and str(checkpoint) in said[0], rerun.stdout  # the trainer's one line
     assert summaries(store_copy)[victim.name]["status"] == "completed"
     assert "0 to run" in colorbench("run", *SMOKE, "--vary", "init", *out, "--dry-run").stdout
 
@@ -291,10 +293,9 @@ def _unwritable_commands(kind: str, where: Path, store: Path, photo: Path) -> li
     ]
 
 
+@pytest.mark.slow  # five commands per kind: about 40 s each
 @needs_setpriv
-@pytest.mark.parametrize(
-    "kind", ["read-only", pytest.param("under-a-file", marks=pytest.mark.slow), pytest.param("a-file", marks=pytest.mark.slow)]
-)
+@pytest.mark.parametrize("kind", ["read-only", "under-a-file", "a-file"])
 def test_unwritable_outputs_are_one_line_and_exit_2(kind, blocked, smoke_store, tmp_path):
     from PIL import Image
 
