@@ -308,3 +308,76 @@ def test_unwritable_outputs_are_one_line_and_exit_2(kind, blocked, smoke_store, 
         no_traceback(result)
         assert str(blocked[kind]) in result.stderr or str(blocked[kind].parent) in result.stderr, (command, result.stderr)
     assert photo.read_bytes() == before
+
+
+# --------------------------------------------------------------------------- the command line
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["run", "--help"], ["data", "prepare", "--help"]])
+def test_start_up_does_not_import_torch(args):
+    code = (
+        "import sys; from colorbench.cli import main\n"
+        f"sys.argv = ['colorbench', *{args!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('torch' in sys.modules, file=sys.stderr)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stderr.strip().splitlines()[-1] == "False", result.stderr
+
+
+def test_every_option_has_help_and_run_help_lists_the_set_keys():
+    import click
+
+    from colorbench.cli import COMMANDS, load_command
+    from colorbench.training.spec import SETTING_KEYS
+
+    def options(command, path):
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                yield from options(sub, [*path, name])
+        else:
+            for param in command.params:
+                if isinstance(param, click.Option):
+                    yield " ".join(path), param
+
+    missing = [(path, o.opts) for name in COMMANDS for path, o in options(load_command(name), [name]) if not o.help]
+    assert not missing, missing
+    help_text = colorbench("run", "--help").stdout
+    assert all(key in help_text for key in SETTING_KEYS)
+
+
+def test_old_option_spellings_work_with_one_deprecation_note(tmp_path):
+    result = colorbench("data", "info", "--source", "sample", "--size", "32", "--limit", "24")
+    assert result.returncode in (0, 1), result.stderr  # 1: not prepared yet in this cache
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 2 and "--image-size" in notes[1] and "--data" in notes[0], result.stderr
+    assert "--data sample --image-size 32" in result.stdout or "data:" in result.stdout
+
+
+def test_a_bad_set_value_is_told_about_the_key_typed(tmp_path):
+    result = colorbench("run", *SMOKE, *ONE_RUN, "--set", "image_size=100000", "--out", str(tmp_path / "r"))
+    assert_one_line_error(result, 2, "image_size")
+
+
+def test_train_in_a_terminal_prints_the_run_directory_and_epoch_lines(tmp_path):
+    import pty
+
+    store = tmp_path / "runs"
+    args = [sys.executable, "-m", "colorbench", "train", *SMOKE, "--set", "epochs=2", "--out", str(store)]
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(args, stdout=secondary, stderr=secondary, stdin=subprocess.DEVNULL)
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=300)
+    os.close(primary)
+    seen = b"".join(chunks).decode(errors="replace")
+    assert process.returncode == 0, seen
+    (run_dir,) = run_dirs(store)
+    assert f"run directory: {store / run_dir.name}" in seen
+    assert "epoch 1/2" in seen and "epoch 2/2" in seen
