@@ -111,21 +111,27 @@ def test_run_exits_2_before_training_when_annotations_list_only_absent_files(tmp
     annotations.write_text(
         json.dumps(
             {
-                "images": [{"id": i, "file_name": f"absent{i}.jpg", "width": 40, "height": 30} for i in range(30)],
+                "images": [
+                    {"id": i, "file_name": f"absent{i}.jpg", "width": 40, "height": 30} for i in range(30)
+                ],
                 "annotations": [],
                 "categories": [{"id": 1, "name": "dog"}],
             }
         )
     )
     store = tmp_path / "runs"
-    result = colorbench("run", *SMOKE, *ONE_RUN, "--data", f"coco:{images}:{annotations}", "--out", str(store))
+    result = colorbench(
+        "run", *SMOKE, *ONE_RUN, "--data", f"coco:{images}:{annotations}", "--out", str(store)
+    )
     assert_one_line_error(result, 2, "missing")
     assert not list(store.glob("unet-*"))
 
 
 def test_run_exits_2_when_nothing_can_run(tmp_path):
     # The smoke split has 19 train images: a batch of 100 makes every setting infeasible.
-    result = colorbench("run", *SMOKE, "--vary", "init", "--set", "batch_size=100", "--out", str(tmp_path / "r"))
+    result = colorbench(
+        "run", *SMOKE, "--vary", "init", "--set", "batch_size=100", "--out", str(tmp_path / "r")
+    )
     assert_one_line_error(result, 2, "nothing can run")
     assert "infeasible" in result.stdout  # the plan above the error says why, run by run
 
@@ -306,12 +312,17 @@ def test_unwritable_outputs_are_one_line_and_exit_2(kind, blocked, smoke_store, 
         result = colorbench(*command, as_user=True)
         assert result.returncode == 2, (command, result.stdout + result.stderr)
         no_traceback(result)
-        assert str(blocked[kind]) in result.stderr or str(blocked[kind].parent) in result.stderr, (command, result.stderr)
+        assert str(blocked[kind]) in result.stderr or str(blocked[kind].parent) in result.stderr, (
+            command,
+            result.stderr,
+        )
     assert photo.read_bytes() == before
 
 
 # --------------------------------------------------------------------------- the command line
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["run", "--help"], ["data", "prepare", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["--version"], ["run", "--help"], ["data", "prepare", "--help"]]
+)
 def test_start_up_does_not_import_torch(args):
     code = (
         "import sys; from colorbench.cli import main\n"
@@ -338,7 +349,9 @@ def test_every_option_has_help_and_run_help_lists_the_set_keys():
                 if isinstance(param, click.Option):
                     yield " ".join(path), param
 
-    missing = [(path, o.opts) for name in COMMANDS for path, o in options(load_command(name), [name]) if not o.help]
+    missing = [
+        (path, o.opts) for name in COMMANDS for path, o in options(load_command(name), [name]) if not o.help
+    ]
     assert not missing, missing
     help_text = colorbench("run", "--help").stdout
     assert all(key in help_text for key in SETTING_KEYS)

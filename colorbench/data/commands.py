@@ -80,7 +80,18 @@ def _data_options(command):
 
 
 def _spec(
-    data, source, root, annotations, categories, image_size, size, limit, val_fraction, seed, resize, keep_gray
+    data,
+    source,
+    root,
+    annotations,
+    categories,
+    image_size,
+    size,
+    limit,
+    val_fraction,
+    seed,
+    resize,
+    keep_gray,
 ) -> DataSpec:
     if image_size is not None and size is not None:
         raise ColorbenchError("give the image size once: --image-size (--size is its old name)")
@@ -95,7 +106,9 @@ def _spec(
     )
     if data is not None:
         if source is not None or root is not None or annotations is not None:
-            raise ColorbenchError("--data names the whole source; leave out --source, --root and --annotations")
+            raise ColorbenchError(
+                "--data names the whole source; leave out --source, --root and --annotations"
+            )
         return DataSpec.parse(data, **fields)
     return DataSpec(source=source or "sample", root=root, annotations=annotations, **fields)
 

@@ -79,9 +79,7 @@ class DataSpec:
         if self.categories and self.source != "coco":
             raise ColorbenchError("--categories needs COCO annotations (--source coco)")
         if isinstance(self.size, bool) or not isinstance(self.size, int) or not 8 <= self.size <= 4096:
-            raise ColorbenchError(
-                f"--image-size must be an integer from 8 to 4096 pixels, got {self.size!r}"
-            )
+            raise ColorbenchError(f"--image-size must be an integer from 8 to 4096 pixels, got {self.size!r}")
         if self.limit is not None and (
             isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 2
         ):
@@ -163,7 +161,12 @@ class DataSpec:
         if self.categories:
             parts.append(f"--categories {','.join(self.categories)}")
         defaults = DataSpec()
-        flags = {"size": "--image-size", "limit": "--limit", "val_fraction": "--val-fraction", "seed": "--seed"}
+        flags = {
+            "size": "--image-size",
+            "limit": "--limit",
+            "val_fraction": "--val-fraction",
+            "seed": "--seed",
+        }
         for name, flag in flags.items():
             value = getattr(self, name)
             if value != getattr(defaults, name):

@@ -301,6 +301,10 @@ def store_warnings(frame: pd.DataFrame) -> list[str]:
                 f"warning: {run.path / 'metrics.jsonl'}: {bad} unreadable line(s) ignored "
                 "(the curves leave those epochs out)"
             )
-        if row.get("status") == Status.COMPLETED.value and row.get("samples") and not run.samples_dir.is_dir():
+        if (
+            row.get("status") == Status.COMPLETED.value
+            and row.get("samples")
+            and not run.samples_dir.is_dir()
+        ):
             lines.append(f"warning: {run.samples_dir} is missing (this run is left out of the image grids)")
     return list(dict.fromkeys(lines))
