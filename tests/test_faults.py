@@ -394,3 +394,14 @@ def test_train_in_a_terminal_prints_the_run_directory_and_epoch_lines(tmp_path):
     (run_dir,) = run_dirs(store)
     assert f"run directory: {store / run_dir.name}" in seen
     assert "epoch 1/2" in seen and "epoch 2/2" in seen
+
+
+def test_a_wrong_shape_study_record_is_one_line_and_the_other_studies_go_on(store_copy):
+    (store_copy / "studies" / "broken.json").write_text('"a string where an object belongs"\n')
+    results = colorbench("results", "--out", str(store_copy))
+    report = colorbench("report", "--format", "markdown", "--out", str(store_copy), cwd=store_copy.parent)
+    for result in (results, report):
+        assert result.returncode == 0, result.stderr
+        no_traceback(result)
+        assert "studies/broken.json is malformed" in result.stderr
+    assert (store_copy.parent / "reports" / "unet-init" / "report.md").exists()

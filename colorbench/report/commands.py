@@ -162,7 +162,15 @@ def report_command(
         )
     keys = [k.strip() for k in columns.split(",") if k.strip()] if columns else None
     asked = [i.strip() for i in images.split(",") if i.strip()] if images else []
+    from colorbench.store.studies import read_study
+
     for name in names:
+        if not studies and len(names) > 1:
+            try:  # every study of the store: a malformed record is one line, the others go on
+                read_study(Path(out_dir), name)
+            except ColorbenchError as exc:
+                click.echo(f"warning: {exc}; skipped", err=True)
+                continue
         report = build_report(
             out_dir,
             name,
