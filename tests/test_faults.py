@@ -289,7 +289,8 @@ def blocked(tmp_path) -> dict[str, Path]:
 
 def _unwritable_commands(kind: str, where: Path, store: Path, photo: Path) -> list[list[str]]:
     run = sorted(store.glob("unet-*"))[0]
-    report_target = where / "report.html" if kind != "a-file" else where
+    # For "a-file", the report's case is the converse: a folder where its output file belongs.
+    report_target = where / "report.html" if kind != "a-file" else where.parent
     return [
         ["run", *SMOKE, *ONE_RUN, "--out", str(where)],
         ["train", *SMOKE, "--out", str(where)],
