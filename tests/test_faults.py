@@ -397,6 +397,7 @@ def test_train_in_a_terminal_prints_the_run_directory_and_epoch_lines(tmp_path):
     assert "epoch 1/2" in seen and "epoch 2/2" in seen
 
 
+@pytest.mark.slow  # about 30 s (a report); the CI budget keeps the per-run cases above
 def test_a_wrong_shape_study_record_is_one_line_and_the_other_studies_go_on(store_copy):
     (store_copy / "studies" / "broken.json").write_text('"a string where an object belongs"\n')
     results = colorbench("results", "--out", str(store_copy))
