@@ -11,6 +11,8 @@ one-line help is therefore written here too; a test keeps it equal to each comma
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from importlib import import_module
 
@@ -56,6 +58,39 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# The errors of a path the user chose; any other OSError is a bug and keeps its traceback.
+_USER_FIXABLE = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EEXIST,
+    errno.ENOENT,
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.ENAMETOOLONG,
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    """``cannot write runs/studies: Permission denied`` from an OSError, naming its path."""
+    what = exc.strerror or str(exc)
+    path = exc.filename
+    hints = {
+        errno.EACCES: "no permission there; choose another location",
+        errno.EPERM: "no permission there; choose another location",
+        errno.EROFS: "a read-only filesystem; choose another location",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EISDIR: "a folder is in the way of a file",
+        errno.EEXIST: "a file is in the way of a folder",
+        errno.ENOSPC: "the disk is full",
+    }
+    hint = hints.get(exc.errno)
+    target = f" {path}" if path else ""
+    return f"cannot use{target}: {what}" + (f" ({hint})" if hint else "")
+
+
 def load_command(name: str) -> click.Command:
     """Import the sub-command ``name`` of :data:`COMMANDS`."""
     module, attribute = COMMANDS[name][0].split(":")
@@ -69,6 +104,18 @@ class _Group(click.Group):
         except ColorbenchError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except BrokenPipeError:
+            # `colorbench results | head`: the reader has gone; nothing more to say to it.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(1)
+        except OSError as exc:
+            if exc.errno not in _USER_FIXABLE:
+                raise
+            # An output the user pointed at that cannot be written (read-only, a file where a
+            # folder belongs, a full disk): theirs to fix, so one line and exit 2, not a traceback.
+            click.echo(f"error: {os_error_line(exc)}", err=True)
+            sys.exit(2)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.commands, *COMMANDS})

@@ -282,7 +282,7 @@ def test_data_spec_parse_forms():
         ({"source": "sample", "root": "/x"}, "takes no --root"),
         ({"source": "folder"}, "needs --root"),
         ({"source": "coco", "root": "/x"}, "needs --annotations"),
-        ({"size": 4}, "--size"),
+        ({"size": 4}, "--image-size"),
         ({"val_fraction": 1.0}, "--val-fraction"),
         ({"limit": 1}, "--limit"),
         ({"source": "nope"}, "unknown data source"),
@@ -337,20 +337,11 @@ def test_cli_errors_are_one_line_exit_2(make_coco_set, tmp_path):
     images_dir, annotations, _, _ = make_coco_set(n_good=3, bad_cases=False)
     runner = CliRunner()
     for args in (
-        ["--source", "folder", "--root", str(tmp_path / "nowhere")],
-        ["--source", "coco", "--root", str(images_dir), "--annotations", str(tmp_path / "none.json")],
-        [
-            "--source",
-            "coco",
-            "--root",
-            str(images_dir),
-            "--annotations",
-            str(annotations),
-            "--categories",
-            "yeti",
-        ],
-        ["--source", "imagenet"],
-        ["--size", "2"],
+        ["--data", f"folder:{tmp_path / 'nowhere'}"],
+        ["--data", f"coco:{images_dir}:{tmp_path / 'none.json'}"],
+        ["--data", f"coco:{images_dir}:{annotations}", "--categories", "yeti"],
+        ["--data", "imagenet"],
+        ["--image-size", "2"],
     ):
         for command in ("prepare", "info"):
             result = runner.invoke(cli_main, ["data", command, *args, "--cache-dir", str(tmp_path / "c")])
@@ -362,16 +353,7 @@ def test_cli_errors_are_one_line_exit_2(make_coco_set, tmp_path):
 
 def test_cli_prepare_and_info(make_image_folder, tmp_path):
     root, cases = make_image_folder(n_good=12)
-    args = [
-        "--source",
-        "folder",
-        "--root",
-        str(root),
-        "--size",
-        str(SIZE),
-        "--cache-dir",
-        str(tmp_path / "c"),
-    ]
+    args = ["--data", f"folder:{root}", "--image-size", str(SIZE), "--cache-dir", str(tmp_path / "c")]
     runner = CliRunner()
     before = runner.invoke(cli_main, ["data", "info", *args])
     assert (

@@ -156,7 +156,7 @@ def test_spec_fields_round_trip_and_validate():
     old = {k: v for k, v in DataSpec().to_dict().items() if k not in ("resize", "keep_gray")}
     assert DataSpec.from_dict(old) == DataSpec()  # meta.json of caches written before the options
     assert DataSpec.parse("folder:/photos", size=256, resize="squash", keep_gray=True) == spec
-    assert spec.cli_args() == "--source folder --root /photos --size 256 --resize squash --keep-gray"
+    assert spec.cli_args() == "--data folder:/photos --image-size 256 --resize squash --keep-gray"
     assert "--resize" not in DataSpec().cli_args() and "--keep-gray" not in DataSpec().cli_args()
     assert "size 256 (squashed)" in spec.describe() and "grayscale kept" in spec.describe()
     assert "size 64 (centre crop)" in DataSpec().describe() and "grayscale skipped" in DataSpec().describe()

@@ -383,11 +383,11 @@ def test_results_cli_csv_parses_back(tmp_path):
     odd_store(tmp_path)
     result = CliRunner().invoke(main, ["results", "--out", str(tmp_path), "--format", "csv"])
     assert result.exit_code == 0, result.output
-    frame = pd.read_csv(io.StringIO(result.output))
+    frame = pd.read_csv(io.StringIO(result.stdout))  # stderr: one line per damaged record
     assert len(frame) == 9 and {"status", "label", "loss_G", "psnr", "gray_auc"} <= set(frame.columns)
     assert frame.loc[frame["setting"] == "default", "loss_G"].item() == pytest.approx(12.0)
     as_json = CliRunner().invoke(main, ["results", "--out", str(tmp_path), "--format", "json"])
-    records = json.loads(as_json.output)
+    records = json.loads(as_json.stdout)
     assert len(records) == 9 and records[0]["label"] == "Default"
 
 

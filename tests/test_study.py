@@ -345,7 +345,7 @@ def test_colorize_odd_sizes_and_modes_at_full_resolution(photo_dir, tmp_path):
     Image.fromarray(colour[..., 0].astype(np.uint16) * 257).save(inputs / "grey16.png")
     (inputs / "broken.jpg").write_bytes(b"not an image")
     result = CliRunner().invoke(
-        main, ["colorize", str(inputs), "--run", str(unet_run), "--out", str(tmp_path / "o")]
+        main, ["colorize", str(inputs), "--run", str(unet_run), "--output", str(tmp_path / "o")]
     )
     assert result.exit_code == 0, result.output
     assert "5 colorized" in result.output and "1 skipped" in result.output and "broken.jpg" in result.output
@@ -356,7 +356,7 @@ def test_colorize_odd_sizes_and_modes_at_full_resolution(photo_dir, tmp_path):
     from skimage.color import rgb2lab
 
     result = CliRunner().invoke(
-        main, ["colorize", str(inputs / "odd.png"), "--run", str(gray_run), "--out", str(tmp_path / "g")]
+        main, ["colorize", str(inputs / "odd.png"), "--run", str(gray_run), "--output", str(tmp_path / "g")]
     )
     assert result.exit_code == 0, result.output
     got = rgb2lab(np.asarray(Image.open(tmp_path / "g" / "odd.png")) / 255.0)

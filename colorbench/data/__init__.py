@@ -6,7 +6,6 @@ train = BatchLoader(data.train_l, data.train_ab, 16, shuffle=True, seed=0, flip=
 """
 
 from colorbench.data.cache import FORMAT_VERSION, PreparedData, cache_key, default_cache_dir, locate, prepare
-from colorbench.data.loader import BatchLoader
 from colorbench.data.sources import Selection, select
 from colorbench.data.spec import DataSpec
 
@@ -22,3 +21,12 @@ __all__ = [
     "prepare",
     "select",
 ]
+
+
+def __getattr__(name: str):
+    # The loader needs torch; importing it on first use keeps `colorbench run --help` light.
+    if name == "BatchLoader":
+        from colorbench.data.loader import BatchLoader
+
+        return BatchLoader
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,7 +28,6 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from colorbench.data import sources
-from colorbench.data.prepare_build import build_arrays
 from colorbench.data.sources import Selection
 from colorbench.data.spec import DataSpec
 from colorbench.errors import ColorbenchError
@@ -186,6 +185,9 @@ def _write_meta(tmp: Path, meta: dict) -> None:
 
 
 def _build(selection: Selection, key: str, cache_root: Path, progress: bool) -> Path:
+    # Decoding needs torch (seconds to import): only when something is actually prepared.
+    from colorbench.data.prepare_build import build_arrays
+
     tmp = cache_root / f"{key}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
     tmp.mkdir()
     try:

@@ -79,7 +79,7 @@ class DataSpec:
         if self.categories and self.source != "coco":
             raise ColorbenchError("--categories needs COCO annotations (--source coco)")
         if isinstance(self.size, bool) or not isinstance(self.size, int) or not 8 <= self.size <= 4096:
-            raise ColorbenchError(f"--size must be an integer from 8 to 4096 pixels, got {self.size!r}")
+            raise ColorbenchError(f"--image-size must be an integer from 8 to 4096 pixels, got {self.size!r}")
         if self.limit is not None and (
             isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 2
         ):
@@ -152,18 +152,25 @@ class DataSpec:
 
     def cli_args(self) -> str:
         """The ``colorbench data prepare`` options that reproduce this spec."""
-        parts = [f"--source {self.source}"]
-        if self.root:
-            parts.append(f"--root {self.root}")
-        if self.annotations:
-            parts.append(f"--annotations {self.annotations}")
+        if self.source == "sample":
+            parts = ["--data sample"]
+        elif self.source == "folder":
+            parts = [f"--data folder:{self.root}"]
+        else:
+            parts = [f"--data coco:{self.root}:{self.annotations}"]
         if self.categories:
             parts.append(f"--categories {','.join(self.categories)}")
         defaults = DataSpec()
-        for name in ("size", "limit", "val_fraction", "seed"):
+        flags = {
+            "size": "--image-size",
+            "limit": "--limit",
+            "val_fraction": "--val-fraction",
+            "seed": "--seed",
+        }
+        for name, flag in flags.items():
             value = getattr(self, name)
             if value != getattr(defaults, name):
-                parts.append(f"--{name.replace('_', '-')} {value}")
+                parts.append(f"{flag} {value}")
         if self.resize != defaults.resize:
             parts.append(f"--resize {self.resize}")
         if self.keep_gray:

@@ -30,7 +30,14 @@ _STUDY = click.option(
 @click.command("results")
 @_OUT
 @_STUDY
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="csv: for pandas or a spreadsheet; json: a list of row objects.",
+)
 @click.option(
     "--stale",
     "include_stale",
@@ -46,9 +53,12 @@ def results_command(
     out_dir: str, studies: tuple[str, ...], fmt: str, include_stale: bool, per_image: bool
 ) -> None:
     """Print one row per (study, setting, generator, seed): configuration, status, losses, metrics."""
-    from colorbench.store.reader import load_runs
+    from colorbench.store.reader import load_runs, store_warnings
 
-    frame = load_runs(out_dir, list(studies) or None, include_stale=include_stale)
+    problems: list[str] = []
+    frame = load_runs(out_dir, list(studies) or None, include_stale=include_stale, problems=problems)
+    for problem in [*problems, *store_warnings(frame)]:
+        click.echo(problem, err=True)
     if per_image:
         from colorbench.store.per_image import load_per_image
 
@@ -136,7 +146,7 @@ def report_command(
     """Write a study's report: tables, effects with intervals, verdicts, figures, protocol."""
     from colorbench.report.build import build_report
     from colorbench.report.render import FORMATS, default_output, write_report
-    from colorbench.store.reader import study_names
+    from colorbench.store.reader import store_warnings, study_names
 
     chosen = list(FORMATS) if "all" in formats else list(dict.fromkeys(formats))
     if template and len(chosen) > 1:
@@ -152,7 +162,15 @@ def report_command(
         )
     keys = [k.strip() for k in columns.split(",") if k.strip()] if columns else None
     asked = [i.strip() for i in images.split(",") if i.strip()] if images else []
+    from colorbench.store.studies import read_study
+
     for name in names:
+        if not studies and len(names) > 1:
+            try:  # every study of the store: a malformed record is one line, the others go on
+                read_study(Path(out_dir), name)
+            except ColorbenchError as exc:
+                click.echo(f"warning: {exc}; skipped", err=True)
+                continue
         report = build_report(
             out_dir,
             name,
@@ -161,6 +179,8 @@ def report_command(
             verdict_metric=metric,
             images=asked,
         )
+        for problem in store_warnings(report.runs):
+            click.echo(f"{name}: {problem}", err=True)
         for fmt in chosen:
             if output:
                 target = Path(output)

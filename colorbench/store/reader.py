@@ -200,7 +200,11 @@ def _study_settings(study: StudyRecord) -> dict[str, dict]:
 
 
 def load_runs(
-    out_dir: str | Path, studies: list[str] | None = None, *, include_stale: bool = False
+    out_dir: str | Path,
+    studies: list[str] | None = None,
+    *,
+    include_stale: bool = False,
+    problems: list[str] | None = None,
 ) -> pd.DataFrame:
     """One row per (study, setting, generator, seed), in each study's table order.
 
@@ -211,6 +215,8 @@ def load_runs(
     metrics (``gray_l1_ab``, ...), timings, device, precision and ``version_*``. Numbers a run does
     not have are NaN. ``studies=None`` reads every study in the store. ``include_stale``: also the
     runs a plugin change superseded (status ``stale``), next to their replacements.
+    ``problems``: when given and every study is read, a malformed study record is added to it as
+    one line and skipped (the other studies go on); else it raises (one line).
     """
     root = store_root(out_dir)
     names = list_studies(root) if studies is None else list(studies)
@@ -218,7 +224,13 @@ def load_runs(
         raise ColorbenchError(f"no study records in {root / 'studies'} (write one with: colorbench run)")
     rows: list[dict[str, Any]] = []
     for name in names:
-        study = read_study(root, name)
+        try:
+            study = read_study(root, name)
+        except ColorbenchError as exc:
+            if problems is None or studies is not None or len(names) == 1:
+                raise
+            problems.append(str(exc))
+            continue
         by_id = _study_settings(study)
         study_rows = []
         for entry in study.runs:
@@ -266,3 +278,35 @@ def load_study(out_dir: str | Path, name: str) -> StudyRecord:
 
 def study_names(out_dir: str | Path) -> list[str]:
     return list_studies(store_root(out_dir))
+
+
+def store_warnings(frame: pd.DataFrame) -> list[str]:
+    """One line per damaged thing behind ``load_runs``' rows, for the commands to print.
+
+    Unreadable records (their row says ``unreadable``), torn or corrupt lines of metrics.jsonl
+    (ignored by the curves) and completed runs without their samples/ folder (left out of the
+    image grids): none stops a report, but none should pass without a word.
+    """
+    lines: list[str] = []
+    if frame.empty:
+        return lines
+    for row in frame.to_dict("records"):
+        if row.get("status") == Status.UNREADABLE.value and row.get("reason"):
+            lines.append(str(row["reason"]))
+        run_dir = row.get("run_dir")
+        if not isinstance(run_dir, str) or not run_dir:
+            continue
+        run = RunDirectory(run_dir)
+        _, bad = run.read_history()
+        if bad:
+            lines.append(
+                f"warning: {run.path / 'metrics.jsonl'}: {bad} unreadable line(s) ignored "
+                "(the curves leave those epochs out)"
+            )
+        if (
+            row.get("status") == Status.COMPLETED.value
+            and row.get("samples")
+            and not run.samples_dir.is_dir()
+        ):
+            lines.append(f"warning: {run.samples_dir} is missing (this run is left out of the image grids)")
+    return list(dict.fromkeys(lines))

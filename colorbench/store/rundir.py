@@ -180,6 +180,18 @@ class RunDirectory:
 
         return load_checkpoint(self.checkpoint_path, trust=trust)
 
+    def checkpoint_epoch(self) -> int | None:
+        """The epoch a resume continues after, read lightly; None when the checkpoint is damaged."""
+        from colorbench.store.checkpoint_peek import checkpoint_epoch
+
+        return checkpoint_epoch(self.checkpoint_path)
+
+    def _resume_detail(self) -> str:
+        epoch = self.checkpoint_epoch()
+        if epoch is None:
+            return f"its checkpoint {self.checkpoint_path} is damaged: starts again from scratch"
+        return f"resume after epoch {epoch}"
+
     def discard_checkpoint(self) -> None:
         self.checkpoint_path.unlink(missing_ok=True)
 
@@ -220,18 +232,20 @@ class RunDirectory:
         """(status, detail) as found on disk now. Never raises for damaged records.
 
         A summary that says ``running`` while no process holds the lock is a run that was killed:
-        it reads ``interrupted``. Detail: the epoch a resume continues after, a reason, or None.
+        it reads ``interrupted``. Detail: the epoch a resume continues after (the checkpoint's, as
+        the trainer will), that the checkpoint is damaged, a reason, or None.
         """
         if not self.exists():
             return Status.NOT_STARTED, None
         try:
             summary = self.read_summary()
+            if self.has_record():
+                self.read_record()
         except UnreadableRecordError as exc:
             return Status.UNREADABLE, str(exc)
-        history, _ = self.read_history()
         if summary is None:
             if self.has_checkpoint():
-                return Status.INTERRUPTED, f"resume after epoch {len(history)}"
+                return Status.INTERRUPTED, self._resume_detail()
             return Status.NOT_STARTED, None
         status = summary.status
         if status is Status.RUNNING:
@@ -240,7 +254,7 @@ class RunDirectory:
             status = Status.INTERRUPTED
         if status is Status.INTERRUPTED:
             if self.has_checkpoint():
-                return status, f"resume after epoch {len(history)}"
+                return status, self._resume_detail()
             return status, "starts again (no checkpoint)"
         if status is Status.FAILED:
             return status, summary.error

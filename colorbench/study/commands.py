@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from colorbench.training.presets import PRESETS
+from colorbench.training.spec import SET_HELP
 
 
 @click.command("run")
@@ -20,12 +21,36 @@ from colorbench.training.presets import PRESETS
 @click.option("--grid", is_flag=True, help="Full product of the named factors instead of one at a time.")
 @click.option("--values", multiple=True, metavar="FACTOR=V1,V2", help="Override a factor's levels.")
 @click.option("--seeds", default=1, show_default=True, type=int, help="Seeds per setting.")
-@click.option("--preset", default="quick", show_default=True, type=click.Choice(sorted(PRESETS)))
-@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Override any run setting.")
-@click.option("--data", default=None, help="sample | coco:IMAGES_DIR:ANNOTATIONS | folder:DIR")
-@click.option("--out", "out_dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+@click.option(
+    "--preset",
+    default="quick",
+    show_default=True,
+    type=click.Choice(sorted(PRESETS)),
+    help="Starting values: smoke (seconds, tests), quick (built-in photos, 64 px), paper (the study's).",
+)
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+@click.option(
+    "--data",
+    default=None,
+    metavar="SPEC",
+    help="sample | coco:IMAGES_DIR:ANNOTATIONS | folder:DIR (as colorbench data prepare --data).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default="runs",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="The results store (read by colorbench results and report).",
+)
 @click.option("--study", "study_name", default=None, help="Study name (default: from plugins and factors).")
-@click.option("--executor", default="local", show_default=True, type=click.Choice(["local", "ray"]))
+@click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    type=click.Choice(["local", "ray"]),
+    help="local: this machine (--workers at once); ray: a Ray cluster (--address).",
+)
 @click.option("--workers", default=1, show_default=True, type=int, help="Local executor: runs at once.")
 @click.option("--address", default=None, help="Ray executor: 'auto' or a cluster address.")
 @click.option("--cache-dir", default=None, type=click.Path(file_okay=False), help="Prepared-data cache.")
@@ -65,6 +90,11 @@ def run_command(
 
     Completed runs are skipped, interrupted ones resume from their checkpoints; rerunning the
     same command trains nothing new.
+
+    \b
+    Exit codes: 0 every requested run completed (or was done already; diverged counts as done),
+    1 some run failed, 2 a usage or data error found before training, or nothing can run,
+    130 interrupted (Ctrl-C or SIGTERM; the same command continues).
     """
     from colorbench.errors import ColorbenchError
     from colorbench.store.studies import check_study_name, existing_design_hash, free_study_name
@@ -103,7 +133,7 @@ def run_command(
     # A scheduler's (or kill's) SIGTERM stops as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        run_study(
+        outcome = run_study(
             plan,
             root,
             chosen,
@@ -119,6 +149,7 @@ def run_command(
     finally:
         if hasattr(chosen, "shutdown"):
             chosen.shutdown()
+    sys.exit(outcome.exit_code)
 
 
 def _interrupt(signum, frame) -> None:

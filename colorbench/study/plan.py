@@ -284,7 +284,8 @@ def describe_state(run: PlannedRun) -> str:
     if state is Status.STALE:
         return f"stale: {detail}; retrains (the old run stays)"
     if state is Status.UNREADABLE:
-        return f"unreadable record, retrains: {detail}"
+        # The trainer rewrites the record, and finishes the run from its checkpoint if it can.
+        return f"{detail}; rebuilt from its checkpoint, else retrained"
     if state is Status.RUNNING:
         return "running in another process"
     return "new"

@@ -30,6 +30,11 @@ class StudyOutcome:
     def failed(self) -> list[dict[str, Any]]:
         return [o for o in self.outcomes if o["status"] == Status.FAILED.value]
 
+    @property
+    def exit_code(self) -> int:
+        """0: every requested run completed (or was done already); 1: some run failed."""
+        return 1 if self.failed else 0
+
 
 def _clear_runs(plan: StudyPlan, root: Path) -> None:
     """--force: forget the planned runs' results (each under its lock) so they train again."""
@@ -79,6 +84,28 @@ def check_generators(plan: StudyPlan) -> None:
         check_output(plugin, spec.variant, spec.image_size, spec.generator_options, module)
 
 
+def check_nothing_runs(plan: StudyPlan) -> None:
+    """A study none of whose runs can ever train is a usage error (exit code 2), not a success."""
+    if plan.runs and not any(r.planned for r in plan.runs):
+        raise ColorbenchError(
+            f"nothing can run: all {len(plan.runs)} runs of study {plan.name} are infeasible or not "
+            "applicable (reasons above); change --set, --vary or --values"
+        )
+
+
+def check_data(plan: StudyPlan, cache_dir: str | None) -> None:
+    """Prepare the data of every run to train, before any training: bad data is one line, exit 2.
+
+    The same check ``colorbench train`` and ``colorbench data prepare`` make (a folder of
+    non-images, annotations naming only absent files); without it every run would fail alone.
+    The prepared cache is what the runs use next, so this costs nothing extra.
+    """
+    from colorbench.data.cache import prepare
+
+    for data in dict.fromkeys(r.spec.data for r in plan.to_train()):
+        prepare(data, cache_dir=cache_dir)
+
+
 def run_study(
     plan: StudyPlan,
     root: Path,
@@ -95,10 +122,12 @@ def run_study(
     root = Path(root)
     refresh_state(plan, root, reuse_stale=reuse_stale)
     click.echo(describe_plan(plan))
+    check_nothing_runs(plan)
     result = StudyOutcome()
     if dry_run:
         return result
     check_generators(plan)
+    check_data(plan, cache_dir)
     result.record_path = write_study(root, plan.record(command))
     if force:
         _clear_runs(plan, root)

@@ -6,6 +6,7 @@ import click
 
 from colorbench.errors import ColorbenchError
 from colorbench.training.presets import PRESETS
+from colorbench.training.spec import SET_HELP
 
 
 def parse_settings(settings: tuple[str, ...]) -> dict[str, str]:
@@ -23,10 +24,28 @@ def parse_settings(settings: tuple[str, ...]) -> dict[str, str]:
     "--plugin", "generator", default="unet", show_default=True, help="Generator name (colorbench list)."
 )
 @click.option("--variant", default=None, help="Depth variant (default: the plugin's at this image size).")
-@click.option("--preset", default="quick", show_default=True, type=click.Choice(sorted(PRESETS)))
-@click.option("--data", default=None, help="sample | coco:IMAGES_DIR:ANNOTATIONS | folder:DIR")
-@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Override any run setting.")
-@click.option("--out", "out_dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+@click.option(
+    "--preset",
+    default="quick",
+    show_default=True,
+    type=click.Choice(sorted(PRESETS)),
+    help="Starting values: smoke (seconds, tests), quick (built-in photos, 64 px), paper (the study's).",
+)
+@click.option(
+    "--data",
+    default=None,
+    metavar="SPEC",
+    help="sample | coco:IMAGES_DIR:ANNOTATIONS | folder:DIR (as colorbench data prepare --data).",
+)
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+@click.option(
+    "--out",
+    "out_dir",
+    default="runs",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="The results store (read by colorbench results and report).",
+)
 @click.option("--cache-dir", default=None, type=click.Path(file_okay=False), help="Prepared-data cache.")
 @click.option(
     "--trust-checkpoint",

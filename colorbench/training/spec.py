@@ -113,6 +113,11 @@ SETTING_KEYS = tuple(
     f.name for f in dataclasses.fields(RunRequest) if f.name not in ("generator", "generator_options")
 )
 OPTION_KEYS = ("device", "eval_every", "num_samples", "tensorboard")
+SET_HELP = (
+    "Override a run setting (repeatable). KEY: "
+    + ", ".join(SETTING_KEYS)
+    + "; option.NAME for a generator's own options (colorbench list NAME)."
+)
 
 
 def parse_option_value(text: str) -> bool | int | float | str:

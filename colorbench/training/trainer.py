@@ -368,6 +368,12 @@ class _Run:
             row.update(self._timed_evaluation(epoch))
         self.history.append(row)
         self.train_seconds += seconds
+        # Logged before the checkpoint: a kill between the two repeats the epoch's line when the
+        # epoch is trained again, where logging after could lose it for good.
+        self.say(
+            f"epoch {epoch}/{self.spec.epochs} {_format_losses({k: row[k] for k in LOSS_NAMES})} "
+            f"{row['images_per_s']:.1f} img/s {seconds:.1f}s{_format_evaluation(row)}"
+        )
         self.dir.save_checkpoint(
             {
                 "epoch": epoch,
@@ -382,10 +388,6 @@ class _Run:
             }
         )
         self.dir.write_history(self.history)
-        self.say(
-            f"epoch {epoch}/{self.spec.epochs} {_format_losses({k: row[k] for k in LOSS_NAMES})} "
-            f"{row['images_per_s']:.1f} img/s {seconds:.1f}s{_format_evaluation(row)}"
-        )
         if self.writer is not None:
             for key, value in row.items():
                 if key != "epoch":
