@@ -90,7 +90,7 @@ def test_colorize_refuses_a_crafted_checkpoint(shared_store, photo_dir, tmp_path
     marker = tmp_path / "pwned"
     _plant_payload(run_dir, marker)
     photo = sorted(photo_dir.iterdir())[0]
-    result = _colorbench("colorize", photo, "--run", run_dir, "--out", tmp_path / "colorized")
+    result = _colorbench("colorize", photo, "--run", run_dir, "--output", tmp_path / "colorized")
     assert result.returncode != 0
     assert "refused" in result.stderr and "--trust-checkpoint" in result.stderr
     assert "Traceback" not in result.stderr and result.stderr.strip().count("\n") == 0, result.stderr
