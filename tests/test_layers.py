@@ -22,7 +22,9 @@ def _config() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
 
 
-_LINT = "import sys; from importlinter.cli import lint_imports_command as c; sys.argv[0] = 'lint-imports'; c()"
+_LINT = (
+    "import sys; from importlinter.cli import lint_imports_command as c; sys.argv[0] = 'lint-imports'; c()"
+)
 
 
 def _lint(config: Path) -> subprocess.CompletedProcess:
