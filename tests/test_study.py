@@ -17,6 +17,7 @@ from PIL import Image
 
 from colorbench.cli import main
 from colorbench.errors import ColorbenchError
+from colorbench.store import Status
 from colorbench.study.design import parse_factors, parse_values, study_settings
 from colorbench.study.plan import build_plan
 
@@ -90,9 +91,10 @@ def test_plan_counts_seeds_and_infeasible_settings():
     )
     assert plan.seeds == [0, 1, 2]
     assert len(plan.runs) == 5 * 3
-    infeasible = [r for r in plan.runs if r.status == "infeasible"]
+    infeasible = [r for r in plan.runs if r.status is Status.INFEASIBLE]
     assert len(infeasible) == 3 and "128 px" in infeasible[0].reason  # n_down 7 at 64 px
-    planned = [r for r in plan.runs if r.status == "planned"]
+    planned = [r for r in plan.runs if r.status is Status.PLANNED]
+    assert len(planned) == 12 and all(r.record()["status"] == "planned" for r in planned)
     assert len({r.run_id for r in planned}) == len(planned)  # distinct settings -> distinct runs
 
 

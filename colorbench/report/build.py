@@ -32,6 +32,7 @@ from colorbench.report.tables import (
 )
 from colorbench.store.per_image import load_gray, load_per_image
 from colorbench.store.reader import load_runs, load_study, store_root
+from colorbench.store.status import Status
 
 VAL_METRICS = ("l1_ab", "psnr", "ssim", "ciede2000", "colorfulness_pred", "dcf", "auc")
 RANKED_VAL_METRICS = tuple(m for m in VAL_METRICS if METRICS[m].ranked)  # a verdict needs a "better"
@@ -101,7 +102,7 @@ def _analysis_inputs(runs: pd.DataFrame, per_image: pd.DataFrame, gray: pd.DataF
         ["generator", "setting", "label", "factor", "seed", "image_id", "data_key", *metrics]
     ]
     image_frame = image_frame.assign(factor=image_frame["factor"].where(image_frame["factor"].notna(), None))
-    done = runs[runs["status"] == "completed"]
+    done = runs[runs["status"] == Status.COMPLETED.value]
     losses = [c for c in ("loss_G_GAN", "loss_G_L1", "loss_G") if c in done.columns]
     run_frame = done[["generator", "setting", "label", "factor", "seed", *losses]].dropna(subset=losses)
     run_frame = run_frame.assign(factor=run_frame["factor"].where(run_frame["factor"].notna(), None))

@@ -146,28 +146,24 @@ def report_command(
     """Write a study's report: tables, effects with intervals, verdicts, figures, protocol."""
     from colorbench.report.build import build_report
     from colorbench.report.render import FORMATS, default_output, write_report
-    from colorbench.store.reader import store_warnings, study_names
+    from colorbench.store.reader import load_study, no_studies_message, store_warnings, study_names
 
     chosen = list(FORMATS) if "all" in formats else list(dict.fromkeys(formats))
     if template and len(chosen) > 1:
         raise ColorbenchError("--template is for one --format at a time")
     names = list(studies) or study_names(out_dir)
     if not names:
-        raise ColorbenchError(
-            f"no study records in {Path(out_dir) / 'studies'} (write one with: colorbench run)"
-        )
+        raise ColorbenchError(no_studies_message(out_dir))
     if output and len(names) > 1:
         raise ColorbenchError(
             f"-o names one file but {len(names)} studies were selected; pick one with --study"
         )
     keys = [k.strip() for k in columns.split(",") if k.strip()] if columns else None
     asked = [i.strip() for i in images.split(",") if i.strip()] if images else []
-    from colorbench.store.studies import read_study
-
     for name in names:
         if not studies and len(names) > 1:
             try:  # every study of the store: a malformed record is one line, the others go on
-                read_study(Path(out_dir), name)
+                load_study(out_dir, name)
             except ColorbenchError as exc:
                 click.echo(f"warning: {exc}; skipped", err=True)
                 continue

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from colorbench.metrics import METRICS
-from colorbench.store import RunDirectory
+from colorbench.store import RunDirectory, Status
 from colorbench.store.reader import GRAY_PREFIX
 
 SEED_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
@@ -66,7 +66,7 @@ def training_curves(runs: pd.DataFrame, metric: str = "ciede2000", image_format:
         ]
         histories = [h for h in histories if not h[2].empty]
         if histories:
-            statuses = sorted({s for _, s, _ in histories if s != "completed"})
+            statuses = sorted({s for _, s, _ in histories if s != Status.COMPLETED.value})
             label = str(group["label"].iloc[0]) + (f" ({', '.join(statuses)})" if statuses else "")
             settings.append((label, histories))
     if not settings:
@@ -80,7 +80,7 @@ def training_curves(runs: pd.DataFrame, metric: str = "ciede2000", image_format:
             float(v)
             for _, histories in settings
             for _, status, h in histories
-            if status != "diverged" and key in h.columns
+            if status != Status.DIVERGED.value and key in h.columns
             for v in h[key].dropna()
         ]
         ranges[key] = _robust_range(values + ([gray[key]] if key in gray else []))

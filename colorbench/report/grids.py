@@ -21,8 +21,8 @@ from torchvision.transforms.functional import pil_to_tensor, resize
 
 from colorbench.data.attribution import credit
 from colorbench.errors import ColorbenchError
-from colorbench.store import RunDirectory
-from colorbench.store.baselines import BaselineDirectory
+from colorbench.store import RunDirectory, Status, Store
+from colorbench.store.rundir import samples_of_kind
 
 TILE_PX = 112  # tiles are scaled to this side: big enough to see colour, a page holds the grid
 PADDING, MARGIN, FONT_PX = 3, 6, 13
@@ -56,7 +56,7 @@ def _caption_value(metric: str, value: float) -> str:
 
 
 def _default_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    done = runs[(runs["status"] == "completed") & runs["run_dir"].notna()]
+    done = runs[(runs["status"] == Status.COMPLETED.value) & runs["run_dir"].notna()]
     return done.sort_values(["order", "seed"]).groupby("order", sort=True).head(1)
 
 
@@ -109,13 +109,15 @@ def _load(path: Path | None) -> torch.Tensor | None:
     return resize(tensor, [TILE_PX, TILE_PX], antialias=True)
 
 
-def _reference_path(root: Path, data_key: str | None, source_run: Path, index: int, kind: str) -> Path | None:
+def _reference_path(
+    store: Store, data_key: str | None, source_run: RunDirectory, index: int, kind: str
+) -> Path | None:
     """Grey input or truth: the store's copy for the split, else (older stores) the run's own."""
     if data_key:
-        path = BaselineDirectory(root, data_key).sample_path(index, kind)
+        path = store.baseline(data_key).sample_path(index, kind)
         if path.exists():
             return path
-    path = RunDirectory(source_run).sample_path(index, kind)
+    path = source_run.sample_path(index, kind)
     return path if path.exists() else None
 
 
@@ -132,10 +134,11 @@ def image_grid(
     shown = _default_runs(runs)
     if shown.empty:
         return None
+    store = Store(root)
     data_key = shown["data_key"].dropna().iloc[0] if shown["data_key"].notna().any() else None
-    record = BaselineDirectory(root, data_key).read_record() if data_key else None
+    record = store.baseline(data_key).read_record() if data_key else None
     n_saved = min(
-        (len([s for s in str(v).split(",") if s.endswith("_pred.png")]) for v in shown["samples"].dropna()),
+        (len(samples_of_kind(str(v).split(","), "pred")) for v in shown["samples"].dropna()),
         default=0,
     )
     if not n_saved:
@@ -145,7 +148,7 @@ def image_grid(
     chosen = choose_images(mine, gray, image_ids, n_saved, metric, direction, list(asked))
     if not chosen:
         chosen = [GridImage(i, image_ids[i], "first") for i in range(min(3, n_saved))]
-    source = Path(shown["run_dir"].iloc[0])
+    source = RunDirectory(shown["run_dir"].iloc[0])
     blank = torch.full((3, TILE_PX, TILE_PX), BLANK_GREY)
     labels = [
         "grey input",
@@ -156,7 +159,7 @@ def image_grid(
     orders = sorted(int(o) for o in runs["order"].unique())
     tiles, captions = [], []
     for image in chosen:
-        tiles.append(_load(_reference_path(root, data_key, source, image.index, "input")))
+        tiles.append(_load(_reference_path(store, data_key, source, image.index, "input")))
         captions.append(image.why)
         for order in orders:
             run = by_order.get(order)
@@ -169,7 +172,7 @@ def image_grid(
             value = mine.loc[hit, metric] if metric in mine.columns else pd.Series([], dtype=float)
             delta = f" · {_caption_value(metric, value.iloc[0])}" if len(value) else ""
             captions.append(f"seed {run.seed}{delta}")
-        tiles.append(_load(_reference_path(root, data_key, source, image.index, "truth")))
+        tiles.append(_load(_reference_path(store, data_key, source, image.index, "truth")))
         gray_value = (
             gray.set_index("image_id")[metric].get(image.image_id) if metric in gray.columns else None
         )

@@ -7,9 +7,22 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from colorbench.store.status import Status
+
 SHORT_EPOCHS = 50  # fewer epochs than this (the study ran 100) ...
 SMALL_TRAIN = 2000  # ... or fewer train images (the study had 8,000): a demonstration, not a result
-NOT_RUN = ("infeasible", "not-applicable", "diverged", "failed", "unreadable", "not-started", "interrupted")
+NOT_RUN = tuple(
+    status.value
+    for status in (
+        Status.INFEASIBLE,
+        Status.NOT_APPLICABLE,
+        Status.DIVERGED,
+        Status.FAILED,
+        Status.UNREADABLE,
+        Status.NOT_STARTED,
+        Status.INTERRUPTED,
+    )
+)
 
 
 def _max(runs: pd.DataFrame, column: str) -> float | None:
@@ -71,7 +84,7 @@ def _units(runs: pd.DataFrame) -> list[str]:
 def _precision(runs: pd.DataFrame) -> list[str]:
     if "precision" not in runs.columns:
         return []
-    done = runs[runs["status"] == "completed"]
+    done = runs[runs["status"] == Status.COMPLETED.value]
     counts = done["precision"].dropna().value_counts()
     if len(counts) <= 1:
         return []

@@ -22,6 +22,7 @@ import pandas as pd
 
 from colorbench.metrics import METRICS
 from colorbench.store.reader import GRAY_PREFIX
+from colorbench.store.status import Status
 
 INTERVALS = {
     "std": "mean ± sample standard deviation over seeds (ddof 1)",
@@ -146,7 +147,7 @@ class Table:
 
 def _note(group: pd.DataFrame, completed: int) -> str | None:
     """What happened to the seeds that did not complete, one phrase per status."""
-    others = group[group["status"] != "completed"]
+    others = group[group["status"] != Status.COMPLETED.value]
     if others.empty:
         return None
     parts = []
@@ -156,7 +157,7 @@ def _note(group: pd.DataFrame, completed: int) -> str | None:
         ]
         count = f" ({len(runs)} of {len(group)} seeds)" if len(group) > 1 else ""
         parts.append(f"{status}{count}" + (f": {reasons[0]}" if reasons else ""))
-    if completed and any(p.startswith(("running", "not-started", "interrupted")) for p in parts):
+    if completed and any(Status.parse(status).pending for status in others["status"].unique()):
         parts.append("numbers are over the completed seeds")
     return "; ".join(parts)
 
@@ -174,7 +175,7 @@ def _values(done: pd.DataFrame, key: str) -> list:
 
 def _row(group: pd.DataFrame) -> Row:
     first = group.iloc[0]
-    done = group[group["status"] == "completed"]
+    done = group[group["status"] == Status.COMPLETED.value]
     cells = {c.key: Cell(aggregate(_values(done, c.key))) for c in COLUMNS}
     return Row(
         setting=str(first["setting"]),

@@ -22,7 +22,7 @@ from filelock import FileLock
 
 from colorbench.store.atomic import atomic_write_bytes, atomic_write_json
 from colorbench.store.records import UnreadableRecordError, read_json
-from colorbench.store.rundir import sample_name
+from colorbench.store.rundir import SAMPLES, sample_name
 
 BASELINES = "baselines"
 GRAY_RECORD = "gray.json"
@@ -64,15 +64,29 @@ class BaselineDirectory:
             raise UnreadableRecordError(path, f"{type(exc).__name__}: {exc}") from None
 
     def sample_path(self, index: int, kind: str) -> Path:
-        return self.path / "samples" / sample_name(index, kind)
+        return self.path / SAMPLES / sample_name(index, kind)
+
+    def sample_count(self) -> int:
+        """How many sample images (inputs and truths together) the complete baseline holds; 0 if none."""
+        record = self.read_record()
+        return len(record.get("samples", [])) if record is not None else 0
 
     def write(
-        self, means: dict[str, float], per_image, image_ids: list[str], samples: dict[str, bytes]
+        self,
+        means: dict[str, float],
+        per_image,
+        image_ids: list[str],
+        samples: dict[tuple[int, str], bytes],
     ) -> None:
-        """Write the baseline (call holding :meth:`lock`); gray.json last marks it complete."""
-        (self.path / "samples").mkdir(parents=True, exist_ok=True)
-        for name, data in samples.items():
-            atomic_write_bytes(self.path / "samples" / name, data)
+        """Write the baseline (call holding :meth:`lock`); gray.json last marks it complete.
+
+        ``samples``: PNG bytes by (val index, kind), kind ``input`` or ``truth``.
+        """
+        (self.path / SAMPLES).mkdir(parents=True, exist_ok=True)
+        names = []
+        for (index, kind), data in samples.items():
+            names.append(sample_name(index, kind))
+            atomic_write_bytes(self.sample_path(index, kind), data)
         buffer = io.BytesIO()
         per_image.to_parquet(buffer, index=False)
         atomic_write_bytes(self.path / GRAY_PER_IMAGE, buffer.getvalue())
@@ -84,7 +98,7 @@ class BaselineDirectory:
                 "n_images": len(image_ids),
                 "means": means,
                 "image_ids": list(image_ids),
-                "samples": sorted(samples),
+                "samples": sorted(names),
             },
         )
 

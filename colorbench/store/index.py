@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from colorbench.store.records import RunRecord, UnreadableRecordError
-from colorbench.store.rundir import CONFIG, RunDirectory
+from colorbench.store.records import UnreadableRecordError
 from colorbench.store.status import Status
+
+if TYPE_CHECKING:
+    from colorbench.store.store import Store
 
 
 @dataclass(frozen=True)
@@ -24,16 +26,20 @@ class IndexEntry:
         return [text for key, text in names.items() if old.get(key) != new.get(key)]
 
 
-def lineage_index(root: str | Path) -> dict[str, list[IndexEntry]]:
+def lineage_index(store: Store | str | Path) -> dict[str, list[IndexEntry]]:
     """lineage hash -> runs of the store with that lineage (format 2 records only)."""
+    from colorbench.store.store import Store
+
+    if not isinstance(store, Store):
+        store = Store(store)
     index: dict[str, list[IndexEntry]] = {}
-    for config in Path(root).glob(f"*/{CONFIG}"):
+    for run in store.runs():
         try:
-            record = RunRecord.read(config)
+            record = run.read_record()
         except (UnreadableRecordError, OSError):
             continue
         if not record.lineage:
             continue
-        status, _ = RunDirectory(config.parent).state()
+        status, _ = run.state()
         index.setdefault(record.lineage, []).append(IndexEntry(record.run_id, status, record.spec))
     return index

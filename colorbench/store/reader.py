@@ -22,7 +22,8 @@ from colorbench.factors import BASELINE_LABEL, FACTORS, level_label, level_rank,
 from colorbench.store.records import StudyRecord, UnreadableRecordError
 from colorbench.store.rundir import RunDirectory
 from colorbench.store.status import Status
-from colorbench.store.studies import list_studies, read_study
+from colorbench.store.store import Store
+from colorbench.store.studies import STUDIES
 
 LOSS_KEYS = ("loss_D_fake", "loss_D_real", "loss_D", "loss_G_GAN", "loss_G_L1", "loss_G")
 GRAY_PREFIX = "gray_"  # columns of the grey (ab = 0) baseline on the same val split
@@ -44,10 +45,21 @@ FIRST_COLUMNS = [
 
 
 def store_root(out_dir: str | Path) -> Path:
-    root = Path(out_dir)
-    if not root.is_dir():
-        raise ColorbenchError(f"no results store at {root} (write one with: colorbench run --out {root})")
-    return root
+    return open_store(out_dir).root
+
+
+def open_store(out_dir: str | Path) -> Store:
+    """The store at ``out_dir``; one line if there is none."""
+    store = Store(out_dir)
+    if not store.exists():
+        raise ColorbenchError(
+            f"no results store at {store.root} (write one with: colorbench run --out {store.root})"
+        )
+    return store
+
+
+def no_studies_message(out_dir: str | Path) -> str:
+    return f"no study records in {Path(out_dir) / STUDIES} (write one with: colorbench run)"
 
 
 # --------------------------------------------------------------------------- one row
@@ -61,12 +73,14 @@ def _numbers(mapping: Any, prefix: str = "") -> dict[str, float]:
     }
 
 
-def _run_row(study: StudyRecord, entry: dict, setting: dict, root: Path) -> dict[str, Any]:
+def _run_row(study: StudyRecord, entry: dict, setting: dict, store: Store) -> dict[str, Any]:
     run_id = entry.get("run_id")
-    run = RunDirectory(root / run_id) if isinstance(run_id, str) and run_id else None
-    record_status = (
-        Status.parse(entry.get("status") or "planned") if entry.get("status") != "planned" else None
-    )
+    bad_id = None
+    try:
+        run = store.run(run_id) if isinstance(run_id, str) and run_id else None
+    except ColorbenchError as exc:  # a record naming a path, not a run: reported, never followed
+        run, bad_id = None, f"study record of {study.name}: {exc}"
+    record_status = Status.parse(entry.get("status") or Status.PLANNED.value)
     level = setting.get("level")
     row: dict[str, Any] = {
         "study": study.name,
@@ -81,8 +95,11 @@ def _run_row(study: StudyRecord, entry: dict, setting: dict, root: Path) -> dict
     }
     # Without a run directory (infeasible, not started) the setting's own changes are all we know.
     row.update({k: v for k, v in (setting.get("changes") or {}).items() if not isinstance(v, dict)})
-    if record_status is not None and record_status.never_trained:
+    if record_status.never_trained:
         row.update(status=record_status.value, reason=entry.get("reason"))
+        return row
+    if bad_id is not None:
+        row.update(status=Status.UNREADABLE.value, reason=bad_id)
         return row
     if run is None:
         row.update(status=Status.NOT_STARTED.value, reason=None)
@@ -213,19 +230,21 @@ def load_runs(
     ``n_val``), final-epoch training losses (``loss_G_GAN``, ``loss_G_L1``, ``loss_G``, and D's),
     final val losses and metrics (``val_loss_*``, ``l1_ab``, ``psnr``, ...), the grey baseline's
     metrics (``gray_l1_ab``, ...), timings, device, precision and ``version_*``. Numbers a run does
-    not have are NaN. ``studies=None`` reads every study in the store. ``include_stale``: also the
-    runs a plugin change superseded (status ``stale``), next to their replacements.
+    not have are NaN. ``status`` holds :class:`Status` values as plain strings (compare with
+    ``Status.X.value``), so CSV, Parquet and groupby see what the records hold.
+    ``studies=None`` reads every study in the store. ``include_stale``: also the runs a plugin
+    change superseded (status ``stale``), next to their replacements.
     ``problems``: when given and every study is read, a malformed study record is added to it as
     one line and skipped (the other studies go on); else it raises (one line).
     """
-    root = store_root(out_dir)
-    names = list_studies(root) if studies is None else list(studies)
+    store = open_store(out_dir)
+    names = store.studies() if studies is None else list(studies)
     if not names:
-        raise ColorbenchError(f"no study records in {root / 'studies'} (write one with: colorbench run)")
+        raise ColorbenchError(no_studies_message(store.root))
     rows: list[dict[str, Any]] = []
     for name in names:
         try:
-            study = read_study(root, name)
+            study = store.study(name)
         except ColorbenchError as exc:
             if problems is None or studies is not None or len(names) == 1:
                 raise
@@ -242,10 +261,10 @@ def load_runs(
                 ),
                 by_id.get(entry["setting"], {"id": entry["setting"]}),
             )
-            study_rows.append(_run_row(study, entry, setting, root))
+            study_rows.append(_run_row(study, entry, setting, store))
             if include_stale:
                 for old in entry.get("superseded") or []:
-                    stale = _run_row(study, {**entry, "run_id": old}, setting, root)
+                    stale = _run_row(study, {**entry, "run_id": old}, setting, store)
                     if stale["status"] == Status.COMPLETED.value:
                         stale.update(status=Status.STALE.value, reason=f"superseded by {entry.get('run_id')}")
                     study_rows.append(stale)
@@ -273,11 +292,11 @@ def load_runs(
 
 def load_study(out_dir: str | Path, name: str) -> StudyRecord:
     """The study record ``name`` of the store at ``out_dir`` (one-line errors)."""
-    return read_study(store_root(out_dir), name)
+    return open_store(out_dir).study(name)
 
 
 def study_names(out_dir: str | Path) -> list[str]:
-    return list_studies(store_root(out_dir))
+    return open_store(out_dir).studies()
 
 
 def store_warnings(frame: pd.DataFrame) -> list[str]:
@@ -300,7 +319,7 @@ def store_warnings(frame: pd.DataFrame) -> list[str]:
         _, bad = run.read_history()
         if bad:
             lines.append(
-                f"warning: {run.path / 'metrics.jsonl'}: {bad} unreadable line(s) ignored "
+                f"warning: {run.history_path}: {bad} unreadable line(s) ignored "
                 "(the curves leave those epochs out)"
             )
         if (

@@ -187,7 +187,8 @@ class Summary:
     def from_dict(cls, data: Any, path: Path | str = "summary.json") -> Summary:
         data = _object(path, data)
         status = Status.parse(_expect(path, data, "status", (str,)))
-        if status is Status.UNREADABLE:
+        # planned and busy describe a study's entry and an executor's outcome, never a run's summary.
+        if status in (Status.UNREADABLE, Status.PLANNED, Status.BUSY):
             raise UnreadableRecordError(path, f"unknown status {data['status']!r}")
         kinds: dict[str, tuple] = {
             "run_id": (str,),

@@ -17,14 +17,19 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from colorbench.errors import ColorbenchError
 from colorbench.store.atomic import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, is_orphan_tmp
-from colorbench.store.locks import LOCK_NAME, OWNER_NAME, is_locked
+from colorbench.store.locks import LOCK_NAME, OWNER_NAME, is_locked, run_lock, wait_for_run
 from colorbench.store.records import RunRecord, Summary, UnreadableRecordError
 from colorbench.store.status import Status
+
+if TYPE_CHECKING:
+    from colorbench.store.store import Store
 
 CONFIG = "config.json"
 SUMMARY = "summary.json"
@@ -43,6 +48,11 @@ def sample_name(index: int, kind: str = "pred") -> str:
     return f"{index:03d}_{kind}.png"
 
 
+def samples_of_kind(names: Iterable[str], kind: str = "pred") -> list[str]:
+    """The names among ``names`` (a summary's ``samples``) that are saved images of ``kind``."""
+    return [name for name in names if name.endswith(f"_{kind}.png")]
+
+
 class RunDirectory:
     """One run directory of a results store."""
 
@@ -55,6 +65,21 @@ class RunDirectory:
 
     def exists(self) -> bool:
         return self.path.is_dir()
+
+    @property
+    def store(self) -> Store:
+        """The results store this run belongs to (its parent folder)."""
+        from colorbench.store.store import Store
+
+        return Store(self.path.parent)
+
+    def lock(self) -> AbstractContextManager[str]:
+        """Hold the run's lock while training it (:func:`~colorbench.store.locks.run_lock`)."""
+        return run_lock(self.path)
+
+    def wait(self, poll_s: float = 2.0) -> None:
+        """Block until no process holds the run's lock."""
+        wait_for_run(self.path, poll_s)
 
     # ------------------------------------------------------------------ records
     def read_record(self) -> RunRecord:
@@ -112,7 +137,7 @@ class RunDirectory:
     def read_history(self) -> tuple[list[dict[str, Any]], int]:
         """metrics.jsonl rows and the number of unreadable lines skipped (a torn or damaged line)."""
         try:
-            lines = (self.path / METRICS).read_text().splitlines()
+            lines = self.history_path.read_text().splitlines()
         except FileNotFoundError:
             return [], 0
         except (OSError, UnicodeDecodeError):
@@ -130,9 +155,13 @@ class RunDirectory:
                 bad += 1
         return rows, bad
 
+    @property
+    def history_path(self) -> Path:
+        return self.path / METRICS
+
     def write_history(self, history: list[dict[str, Any]]) -> None:
         # Rewritten whole from the checkpoint's history, so it never disagrees with the checkpoint.
-        atomic_write_jsonl(self.path / METRICS, history)
+        atomic_write_jsonl(self.history_path, history)
 
     def log(self, line: str) -> None:
         with open(self.path / LOG, "a") as f:
@@ -150,6 +179,9 @@ class RunDirectory:
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
         atomic_write_bytes(self.per_image_path, buffer.getvalue())
+
+    def discard_per_image(self) -> None:
+        self.per_image_path.unlink(missing_ok=True)
 
     def read_per_image(self):
         """The per-image table, or None when the run has none (an older store, or not evaluated yet)."""

@@ -1,4 +1,11 @@
-"""The one vocabulary of a run's state, from the plan to the report."""
+"""The one vocabulary of a run's state, from the plan to the report.
+
+Every status that is stored (summary.json, study records), compared or shown is a member of
+:class:`Status`. It is a ``str`` subclass whose value is what records and tables hold: the results
+frame (``colorbench.store.reader.load_runs``) keeps the plain values (``Status.X.value``), so CSV,
+Parquet and pandas see strings; code compares against ``Status.X`` (or ``Status.X.value`` in a
+frame), never against a string literal (``tests/test_architecture.py`` enforces it).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from enum import Enum
 class Status(str, Enum):
     """Where a run stands. The value is what records and tables show."""
 
+    PLANNED = "planned"  # a study record's entry for a run to train; its live status is its directory's
     NOT_STARTED = "not-started"  # planned, nothing on disk yet
     RUNNING = "running"  # a process holds the run's lock and is training it
     INTERRUPTED = "interrupted"  # stopped (Ctrl-C, kill): resumes from its checkpoint
@@ -18,6 +26,7 @@ class Status(str, Enum):
     NOT_APPLICABLE = "not-applicable"  # the factor cannot act on this generator (never trained)
     STALE = "stale"  # completed with a plugin whose code or weights have changed since
     UNREADABLE = "unreadable"  # its records are damaged
+    BUSY = "busy"  # an executor's outcome: another process holds the run's lock (the study waits for it)
 
     def __str__(self) -> str:
         return self.value
@@ -26,6 +35,11 @@ class Status(str, Enum):
     def finished(self) -> bool:
         """Nothing more to train (the run is done, one way or the other)."""
         return self in (Status.COMPLETED, Status.DIVERGED)
+
+    @property
+    def pending(self) -> bool:
+        """Still to be trained, or being trained: numbers so far cover the other seeds only."""
+        return self in (Status.NOT_STARTED, Status.RUNNING, Status.INTERRUPTED)
 
     @property
     def never_trained(self) -> bool:

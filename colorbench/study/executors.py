@@ -13,10 +13,10 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
-from pathlib import Path
 from typing import Any, Protocol
 
 from colorbench.errors import ColorbenchError
+from colorbench.store.status import Status
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,12 @@ class RunTask:
 
 @dataclass
 class RunOutcome:
+    """What an executor reports for one task, as a dict (``asdict``) so it crosses process and Ray
+    boundaries. ``status`` is a :class:`Status` (a ``str``, so it pickles and compares either way):
+    COMPLETED, DIVERGED, INTERRUPTED, FAILED, or BUSY (another process holds the run's lock)."""
+
     run_id: str
-    status: str  # completed, diverged, interrupted, failed, busy (another process holds it)
+    status: Status
     seconds: float = 0.0
     error: str | None = None
     host: str = ""
@@ -43,33 +47,33 @@ def execute_task(task: RunTask, verbose: bool = True) -> dict[str, Any]:
     import socket
     import time
 
-    from colorbench.store import RunBusy, RunDirectory, run_lock
+    from colorbench.store import RunBusy, Store
     from colorbench.training.spec import RunOptions, RunSpec
     from colorbench.training.trainer import train_run
 
-    run_dir = Path(task.out_dir) / task.run_id
+    run = Store(task.out_dir).run(task.run_id)
     started = time.perf_counter()
     host = socket.gethostname()
     try:
-        with run_lock(run_dir) as previous_owner:
+        with run.lock() as previous_owner:
             if previous_owner and verbose:
                 print(f"{task.run_id}: took over a stale lock ({previous_owner})", flush=True)
             summary = train_run(
                 RunSpec.from_dict(task.spec),
                 RunOptions.from_dict(task.options),
-                run_dir,
+                run,
                 cache_dir=task.cache_dir,
                 verbose=verbose,
             )
-        status, error = summary.status.value, None
+        status, error = summary.status, None
     except RunBusy as busy:
-        return asdict(RunOutcome(task.run_id, "busy", 0.0, str(busy), host))
+        return asdict(RunOutcome(task.run_id, Status.BUSY, 0.0, str(busy), host))
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # one failing run must not stop the study: record it on the run
         error = " ".join(f"{type(exc).__name__}: {exc}".split())
-        RunDirectory(run_dir).write_failure(error, traceback.format_exc())
-        status = "failed"
+        run.write_failure(error, traceback.format_exc())
+        status = Status.FAILED
     return asdict(RunOutcome(task.run_id, status, time.perf_counter() - started, error, host))
 
 
@@ -183,12 +187,12 @@ class RayExecutor:
                 try:
                     outcome = ray.get(ref)
                 except Exception as exc:  # the worker died or Ray failed: record it on the run
-                    from colorbench.store import RunDirectory
+                    from colorbench.store import Store
 
                     first_line = str(exc).splitlines()[0] if str(exc) else ""
                     error = f"ray task failed: {type(exc).__name__}: {first_line}"
-                    RunDirectory(Path(task.out_dir) / task.run_id).write_failure(error)
-                    outcome = asdict(RunOutcome(task.run_id, "failed", 0.0, error))
+                    Store(task.out_dir).run(task.run_id).write_failure(error)
+                    outcome = asdict(RunOutcome(task.run_id, Status.FAILED, 0.0, error))
                 on_outcome(outcome)
 
     def shutdown(self) -> None:

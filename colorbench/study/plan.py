@@ -16,8 +16,7 @@ from colorbench.data.cache import load_prepared, locate
 from colorbench.errors import ColorbenchError
 from colorbench.factors import FACTORS
 from colorbench.models import get_generator, init_not_applicable_reason
-from colorbench.store import RunDirectory, Status, StudyRecord
-from colorbench.store.index import lineage_index
+from colorbench.store import Status, Store, StudyRecord
 from colorbench.store.studies import design_hash
 from colorbench.study.design import Setting, study_settings
 from colorbench.training.presets import build_request
@@ -38,7 +37,7 @@ class PlannedRun:
     seed: int
     spec: RunSpec | None  # None when the run is never trained (infeasible, not applicable)
     options: RunOptions | None
-    status: Status  # NOT_STARTED (planned), INFEASIBLE or NOT_APPLICABLE
+    status: Status  # PLANNED (to train), INFEASIBLE or NOT_APPLICABLE
     reason: str | None = None
     state: Status = Status.NOT_STARTED  # what the store holds for it (filled by refresh_state)
     detail: str | None = None
@@ -62,7 +61,7 @@ class PlannedRun:
             "generator": self.generator,
             "seed": self.seed,
             "run_id": self.run_id,
-            "status": "planned" if self.planned else self.status.value,
+            "status": self.status.value,
             "reason": self.reason,
             "superseded": list(self.superseded),
         }
@@ -241,21 +240,23 @@ def _plan_run(plugin, request: RunRequest, setting: Setting, seed: int, n_train:
         )
     if resolved.infeasible:
         return not_run(Status.INFEASIBLE, resolved.infeasible)
-    return PlannedRun(plugin.name, setting, seed, spec, resolved.options, Status.NOT_STARTED)
+    return PlannedRun(plugin.name, setting, seed, spec, resolved.options, Status.PLANNED)
 
 
-def refresh_state(plan: StudyPlan, root: Path, *, reuse_stale: bool = False) -> None:
+def refresh_state(plan: StudyPlan, store: Store | str | Path, *, reuse_stale: bool = False) -> None:
     """What each planned run has in the store: done, resumable, failed before, stale, new."""
+    if not isinstance(store, Store):
+        store = Store(store)
     index = None
     for run in plan.runs:
         if not run.planned:
             run.state, run.detail = run.status, run.reason
             continue
-        run.state, run.detail = RunDirectory(Path(root) / run.run_id).state()
+        run.state, run.detail = store.run(run.run_id).state()
         if run.state is not Status.NOT_STARTED:
             continue
         if index is None:
-            index = lineage_index(root)
+            index = store.lineage_index()
         older = [entry for entry in index.get(run.spec.lineage, []) if entry.run_id != run.run_id]
         done = [entry for entry in older if entry.status is Status.COMPLETED]
         if done:

@@ -10,8 +10,7 @@ from typing import Any
 import click
 
 from colorbench.errors import ColorbenchError
-from colorbench.store import RunBusy, RunDirectory, Status, run_lock, wait_for_run
-from colorbench.store.studies import write_study
+from colorbench.store import RunBusy, Status, Store
 from colorbench.study.executors import Executor, RunTask, execute_task
 from colorbench.study.plan import StudyPlan, describe_plan, refresh_state
 
@@ -28,7 +27,7 @@ class StudyOutcome:
 
     @property
     def failed(self) -> list[dict[str, Any]]:
-        return [o for o in self.outcomes if o["status"] == Status.FAILED.value]
+        return [o for o in self.outcomes if o["status"] == Status.FAILED]
 
     @property
     def exit_code(self) -> int:
@@ -36,16 +35,16 @@ class StudyOutcome:
         return 1 if self.failed else 0
 
 
-def _clear_runs(plan: StudyPlan, root: Path) -> None:
+def _clear_runs(plan: StudyPlan, store: Store) -> None:
     """--force: forget the planned runs' results (each under its lock) so they train again."""
     for run in plan.runs:
         if not run.planned:
             continue
-        directory = RunDirectory(root / run.run_id)
+        directory = store.run(run.run_id)
         if not directory.exists():
             continue
         try:
-            with run_lock(directory.path):
+            with directory.lock():
                 directory.clear()
         except RunBusy as busy:
             raise ColorbenchError(f"--force: run {run.run_id} is being trained right now ({busy})") from None
@@ -120,7 +119,8 @@ def run_study(
 ) -> StudyOutcome:
     """Print and record the plan, then train every run that is not done."""
     root = Path(root)
-    refresh_state(plan, root, reuse_stale=reuse_stale)
+    store = Store(root)
+    refresh_state(plan, store, reuse_stale=reuse_stale)
     click.echo(describe_plan(plan))
     check_nothing_runs(plan)
     result = StudyOutcome()
@@ -128,9 +128,9 @@ def run_study(
         return result
     check_generators(plan)
     check_data(plan, cache_dir)
-    result.record_path = write_study(root, plan.record(command))
+    result.record_path = store.write_study(plan.record(command))
     if force:
-        _clear_runs(plan, root)
+        _clear_runs(plan, store)
     todo = plan.to_train()
     tasks = [
         RunTask(
@@ -147,6 +147,8 @@ def run_study(
     started = time.perf_counter()
 
     def report(outcome: dict[str, Any]) -> None:
+        # Any executor's status, a member or its value, becomes the member (unknown: unreadable).
+        outcome["status"] = Status.parse(outcome.get("status"))
         result.outcomes.append(outcome)
         k, n = len(result.outcomes), len(tasks)
         elapsed = time.perf_counter() - started
@@ -162,13 +164,13 @@ def run_study(
     try:
         executor.run(tasks, report)
         # Runs another process was training: wait for it, then take over whatever it left undone.
-        for outcome in [o for o in result.outcomes if o["status"] == "busy"]:
+        for outcome in [o for o in result.outcomes if o["status"] is Status.BUSY]:
             click.echo(f"waiting for another process to finish {outcome['run_id']}")
-            wait_for_run(root / outcome["run_id"])
+            store.run(outcome["run_id"]).wait()
             task = next(t for t in tasks if t.run_id == outcome["run_id"])
             outcome.update(execute_task(task))
     except KeyboardInterrupt:
-        write_study(root, plan.record(command))
+        store.write_study(plan.record(command))
         click.echo(
             "interrupted: finished epochs are kept; run the same command again to continue "
             f"(study record {result.record_path})",
@@ -176,8 +178,8 @@ def run_study(
         )
         raise
     result.wall_seconds = time.perf_counter() - started
-    write_study(root, plan.record(command))
-    refresh_state(plan, root, reuse_stale=reuse_stale)
+    store.write_study(plan.record(command))
+    refresh_state(plan, store, reuse_stale=reuse_stale)
     done = sum(1 for r in plan.runs if r.planned and r.state.finished)
     planned = sum(1 for r in plan.runs if r.planned)
     click.echo(

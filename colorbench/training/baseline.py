@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import io
-from pathlib import Path
 
 import torch
 
 from colorbench.data import BatchLoader, PreparedData
-from colorbench.store.baselines import BaselineDirectory
-from colorbench.store.rundir import sample_name
+from colorbench.store import Store
 from colorbench.training.evaluation import evaluate, truth_rgb
 
 GRAY_GENERATOR = "gray"
 
 
 def ensure_gray_baseline(
-    root: Path,
+    store: Store,
     data: PreparedData,
     val_loader: BatchLoader,
     image_ids: list[str],
@@ -30,7 +28,7 @@ def ensure_gray_baseline(
     num_samples: int,
 ) -> dict[str, float]:
     """The split's gray metrics (means), computed and written if the store lacks them."""
-    baseline = BaselineDirectory(root, data.key)
+    baseline = store.baseline(data.key)
     record = baseline.read_record()
     n = min(num_samples, int(data.val_l.shape[0]))
     if record is not None and len(record.get("samples", [])) >= 2 * n:
@@ -59,7 +57,7 @@ def ensure_gray_baseline(
         return result.means
 
 
-def _sample_pngs(data: PreparedData, n: int) -> dict[str, bytes]:
+def _sample_pngs(data: PreparedData, n: int) -> dict[tuple[int, str], bytes]:
     from torchvision.utils import save_image
 
     if not n:
@@ -72,5 +70,5 @@ def _sample_pngs(data: PreparedData, n: int) -> dict[str, bytes]:
         for kind, images in (("input", grey), ("truth", truth)):
             buffer = io.BytesIO()
             save_image(images[i], buffer, format="png")
-            out[sample_name(i, kind)] = buffer.getvalue()
+            out[i, kind] = buffer.getvalue()
     return out

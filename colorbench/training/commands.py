@@ -54,8 +54,7 @@ def parse_settings(settings: tuple[str, ...]) -> dict[str, str]:
 )
 def train_command(generator, variant, preset, data, settings, out_dir, cache_dir, trust_checkpoint) -> None:
     """Train and evaluate ONE run; its directory is named by the hash of its spec."""
-    from pathlib import Path
-
+    from colorbench.store import Store
     from colorbench.training.presets import build_request
     from colorbench.training.spec import resolve_request
     from colorbench.training.trainer import train_run
@@ -63,11 +62,11 @@ def train_command(generator, variant, preset, data, settings, out_dir, cache_dir
     request = build_request(preset, generator, variant=variant, data=data, overrides=parse_settings(settings))
     resolved = resolve_request(request)
     options = resolved.options.replace(trust_checkpoint=trust_checkpoint)
-    run_dir = Path(out_dir) / resolved.spec.run_id
-    summary = train_run(resolved.spec, options, run_dir, cache_dir=cache_dir)
+    run = Store(out_dir).run(resolved.spec.run_id)
+    summary = train_run(resolved.spec, options, run, cache_dir=cache_dir)
     final = summary.final_val or {}
     base = summary.baseline_gray or {}
     for name in ("l1_ab", "psnr", "ssim", "ciede2000", "dcf", "auc"):
         if name in final:
             click.echo(f"  {name:10s} {final[name]:10.4f}   (gray {base.get(name, float('nan')):.4f})")
-    click.echo(f"run directory: {run_dir}")
+    click.echo(f"run directory: {run.path}")

@@ -46,14 +46,15 @@ LOG_EVERY_STEPS = 20  # host synchronisations (finite check, live losses) happen
 def train_run(
     spec: RunSpec,
     options: RunOptions,
-    run_dir: str | Path,
+    run_dir: RunDirectory | str | Path,
     *,
     data: PreparedData | None = None,
     cache_dir: str | Path | None = None,
     progress: bool | None = None,
     verbose: bool = True,
 ) -> Summary:
-    """Train and evaluate one run in ``run_dir`` (inside a results store); resume it if it can.
+    """Train and evaluate one run in ``run_dir`` (``Store(root).run(run_id)`` or its path); resume it
+    if it can.
 
     Returns the summary (also written to the run directory). A run that cannot run raises
     :class:`ColorbenchError` before any work; a run whose losses become NaN/inf ends ``diverged``;
@@ -79,7 +80,7 @@ def train_run(
 
     if progress is None:
         progress = verbose and sys.stderr.isatty()
-    directory = RunDirectory(run_dir)
+    directory = run_dir if isinstance(run_dir, RunDirectory) else RunDirectory(run_dir)
     directory.claim(run_record(spec, options, plugin, data))
     directory.remove_orphan_tmp()
     try:
@@ -222,7 +223,7 @@ class _Run:
         if self.summary.status is Status.RUNNING:
             self.finish()
         gray = ensure_gray_baseline(
-            self.dir.path.parent,
+            self.dir.store,
             self.data,
             self.val_loader,
             self.image_ids,
@@ -307,13 +308,13 @@ class _Run:
         if frame is not None:
             self.per_image = frame[frame["epoch"] <= epoch].to_dict("records")
             self._write_per_image()
-        self.say(f"resuming {self.dir.path.name} after epoch {epoch}")
+        self.say(f"resuming {self.dir.run_id} after epoch {epoch}")
         return epoch
 
     def _start_over_files(self) -> None:
         self.history, self.per_image = [], []
         self.dir.write_history([])
-        self.dir.per_image_path.unlink(missing_ok=True)
+        self.dir.discard_per_image()
 
     def train_epoch(self, epoch: int, loader: BatchLoader, gan_loss: GANLoss):
         """One epoch; returns (weighted means, seconds), or (None, seconds) if a loss went NaN/inf."""
