@@ -12,7 +12,8 @@
 
 Each contract is checked with ``ast`` (not grep: a docstring's "completed" or a column named
 "samples" is not a violation), and each has a self-check on a small violating snippet, so that a
-checker that finds nothing cannot pass by accident.
+checker that finds nothing cannot pass by accident. Which room may import which is the other half
+of the map: import-linter's contracts in pyproject.toml (tests/test_layers.py).
 """
 
 from __future__ import annotations
