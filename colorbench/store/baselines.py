@@ -22,7 +22,7 @@ from filelock import FileLock
 
 from colorbench.store.atomic import atomic_write_bytes, atomic_write_json
 from colorbench.store.records import UnreadableRecordError, read_json
-from colorbench.store.rundir import sample_name
+from colorbench.store.rundir import sample_name, saved_sample_indices
 
 BASELINES = "baselines"
 GRAY_RECORD = "gray.json"
@@ -65,6 +65,10 @@ class BaselineDirectory:
 
     def sample_path(self, index: int, kind: str) -> Path:
         return self.path / "samples" / sample_name(index, kind)
+
+    def saved_samples(self, kind: str) -> list[int]:
+        """Val indices whose ``kind`` image (input, truth) the baseline saved, ascending."""
+        return saved_sample_indices(self.path / "samples", kind)
 
     def write(
         self, means: dict[str, float], per_image, image_ids: list[str], samples: dict[str, bytes]
