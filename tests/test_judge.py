@@ -378,6 +378,12 @@ def test_usage_errors_are_one_line(store, tmp_path):
     taken.bind(("127.0.0.1", 0))
     taken.listen()
     cases.append((("judge", str(store), "--port", str(taken.getsockname()[1])), "cannot listen on"))
+    unseen = tmp_path / "unseen"
+    shutil.copytree(store, unseen, symlinks=True)
+    for run in study_candidates(unseen, STUDY):  # runs that saved no val image: nothing to show
+        for index in run.images:
+            RunDirectory(unseen / run.run_id).sample_path(index).unlink()
+    cases.append((("judge", str(unseen)), "no completed run with saved val images"))
     for args, words in cases:
         result = colorbench(*args, timeout=60)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
