@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from colorbench.errors import ColorbenchError
 from colorbench.judge import db, fooling_rates, wilson_interval
 from colorbench.judge.trials import Candidate, draw_plan, study_candidates
 from colorbench.store import RunDirectory, judgments_db_path
@@ -384,6 +385,15 @@ def test_usage_errors_are_one_line(store, tmp_path):
         for index in run.images:
             RunDirectory(unseen / run.run_id).sample_path(index).unlink()
     cases.append((("judge", str(unseen)), "no completed run with saved val images"))
+    damaged = tmp_path / "damaged"
+    shutil.copytree(store, damaged, symlinks=True)
+    judgments_db_path(damaged).parent.mkdir()
+    judgments_db_path(damaged).write_bytes(b"not a database, " * 64)
+    cases.append((("judge", str(damaged)), "cannot use the judgments database"))
+    blocked = tmp_path / "blocked"
+    shutil.copytree(store, blocked, symlinks=True)
+    judgments_db_path(blocked).parent.write_text("a file where the folder belongs")
+    cases.append((("judge", str(blocked)), "cannot use"))
     for args, words in cases:
         result = colorbench(*args, timeout=60)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
@@ -453,3 +463,7 @@ def test_fooling_rates_count_test_answers_per_run_and_per_setting(tmp_path):
         ("init=xavier", None, 4, 2),
     ]
     assert fooling_rates(store, "another study") == []
+    damaged = tmp_path / "damaged.sqlite"
+    damaged.write_bytes(b"not a database, " * 64)
+    with pytest.raises(ColorbenchError, match="cannot read the judgments database"):
+        fooling_rates(damaged)

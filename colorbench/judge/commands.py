@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import socket
+import sqlite3
 from pathlib import Path
 
 import click
@@ -94,9 +95,10 @@ def judge_command(store, study, practice, trials, show_ms, host, port, token) ->
         from colorbench.judge.server import JudgeSession, create_app
     except ImportError as exc:
         raise ColorbenchError(f"colorbench judge needs FastAPI and uvicorn: {EXTRA_HINT} ({exc})") from None
+    from colorbench.judge.db import initialize
     from colorbench.judge.trials import require_candidates
-    from colorbench.store.reader import store_root
     from colorbench.store import judgments_db_path
+    from colorbench.store.reader import store_root
 
     root = store_root(store).resolve()
     name = _choose_study(root, study)
@@ -106,10 +108,15 @@ def judge_command(store, study, practice, trials, show_ms, host, port, token) ->
     if token is None and not is_loopback(host):
         token = secrets.token_urlsafe(16)
     _check_port_free(host, port)
+    database = judgments_db_path(root)
+    try:
+        initialize(database)
+    except sqlite3.Error as exc:  # not a database, or one that cannot be written
+        raise ColorbenchError(f"cannot use the judgments database {database}: {exc}") from None
     session = JudgeSession(
         root=root,
         study=name,
-        database=judgments_db_path(root),
+        database=database,
         candidates=tuple(candidates),
         n_practice=practice,
         n_test=trials,

@@ -9,9 +9,11 @@ judges who stopped before the end; ``n_judges`` says how many people the answers
 from __future__ import annotations
 
 import math
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from colorbench.errors import ColorbenchError
 from colorbench.judge.db import connect
 from colorbench.store import judgments_db_path
 
@@ -58,6 +60,7 @@ def fooling_rates(source: str | Path, study: str | None = None, *, by: str = "ru
 
     ``source``: a results store or its judgments database. A store where no one has judged yet
     gives an empty list (never made-up numbers). Sorted by study, generator, setting, seed.
+    A damaged database raises :class:`ColorbenchError` (one line).
     """
     if by not in ("run", "setting"):
         raise ValueError(f"by must be 'run' or 'setting', not {by!r}")
@@ -68,15 +71,18 @@ def fooling_rates(source: str | Path, study: str | None = None, *, by: str = "ru
     where, parameters = (
         ("WHERE practice = 0 AND study = ?", (study,)) if study else ("WHERE practice = 0", ())
     )
-    connection = connect(path, read_only=True)
     try:
-        rows = connection.execute(
-            f"SELECT {keys}, COUNT(*) AS n, SUM(fooled) AS fooled, COUNT(DISTINCT judge) AS judges "
-            f"FROM judgments {where} GROUP BY {keys} ORDER BY {keys}",
-            parameters,
-        ).fetchall()
-    finally:
-        connection.close()
+        connection = connect(path, read_only=True)
+        try:
+            rows = connection.execute(
+                f"SELECT {keys}, COUNT(*) AS n, SUM(fooled) AS fooled, COUNT(DISTINCT judge) AS judges "
+                f"FROM judgments {where} GROUP BY {keys} ORDER BY {keys}",
+                parameters,
+            ).fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:  # not a database, damaged, or not the judge's
+        raise ColorbenchError(f"cannot read the judgments database {path}: {exc}") from None
     out = []
     for row in rows:
         n, fooled = int(row["n"]), int(row["fooled"] or 0)
