@@ -57,7 +57,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "judge": (
         "colorbench.judge.commands:judge_command",
-        "Serve a page where people tell real photos from a study's colorizations (Zhang et al. 2016).",
+        "Serve a page where people tell a study's colorized photos from the real ones (fooling rate).",
     ),
 }
 

@@ -88,7 +88,11 @@ def _choose_study(root: Path, study: str | None) -> str:
     help="Required on every request; with a --host other than loopback one is made up if not given.",
 )
 def judge_command(store, study, practice, trials, show_ms, host, port, token) -> None:
-    """Serve a page where people tell real photos from a study's colorizations (Zhang et al. 2016)."""
+    """Serve a page where people tell a study's colorized photos from the real ones (fooling rate).
+
+    The two-alternative forced-choice test of Zhang et al. (2016) on the val images the study's
+    completed runs saved; answers go to STORE/judgments/judgments.sqlite. See docs/judge.md.
+    """
     try:
         import uvicorn
 

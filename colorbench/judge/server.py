@@ -94,7 +94,7 @@ def create_app(session: JudgeSession) -> FastAPI:
             or ""
         )
         if not hmac.compare_digest(given.encode(), session.token.encode()):
-            return JSONResponse({"error": "a valid token is required (?token=...)"}, status_code=401)
+            return JSONResponse({"detail": "a valid token is required (?token=...)"}, status_code=401)
         response = await call_next(request)
         if request.query_params.get("token"):
             response.set_cookie(TOKEN_COOKIE, session.token, httponly=True, samesite="strict")
