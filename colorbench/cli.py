@@ -55,6 +55,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "colorbench.report.commands:report_command",
         "Write a study's report: tables, effects with intervals, verdicts, figures, protocol.",
     ),
+    "judge": (
+        "colorbench.judge.commands:judge_command",
+        "Serve a page where people tell a study's colorized photos from the real ones (fooling rate).",
+    ),
 }
 
 

@@ -22,7 +22,7 @@ from filelock import FileLock
 
 from colorbench.store.atomic import atomic_write_bytes, atomic_write_json
 from colorbench.store.records import UnreadableRecordError, read_json
-from colorbench.store.rundir import SAMPLES, sample_name
+from colorbench.store.rundir import SAMPLES, sample_name, saved_sample_indices
 
 BASELINES = "baselines"
 GRAY_RECORD = "gray.json"
@@ -70,6 +70,10 @@ class BaselineDirectory:
         """How many sample images (inputs and truths together) the complete baseline holds; 0 if none."""
         record = self.read_record()
         return len(record.get("samples", [])) if record is not None else 0
+
+    def saved_samples(self, kind: str) -> list[int]:
+        """Val indices whose ``kind`` image (input, truth) the baseline saved, ascending."""
+        return saved_sample_indices(self.path / SAMPLES, kind)
 
     def write(
         self,

@@ -53,6 +53,19 @@ def samples_of_kind(names: Iterable[str], kind: str = "pred") -> list[str]:
     return [name for name in names if name.endswith(f"_{kind}.png")]
 
 
+def saved_sample_indices(folder: Path, kind: str) -> list[int]:
+    """The val indices of the ``NNN_<kind>.png`` files present in ``folder``, ascending."""
+    if not folder.is_dir():
+        return []
+    suffix = sample_name(0, kind)[3:]
+    found = []
+    for child in folder.iterdir():
+        stem = child.name[: -len(suffix)]
+        if child.name.endswith(suffix) and stem.isdigit() and child.is_file():
+            found.append(int(stem))
+    return sorted(found)
+
+
 class RunDirectory:
     """One run directory of a results store."""
 
@@ -234,6 +247,10 @@ class RunDirectory:
 
     def sample_path(self, index: int, kind: str = "pred") -> Path:
         return self.samples_dir / sample_name(index, kind)
+
+    def saved_samples(self, kind: str = "pred") -> list[int]:
+        """Val indices whose ``kind`` image this run saved (files present), ascending."""
+        return saved_sample_indices(self.samples_dir, kind)
 
     @property
     def tensorboard_dir(self) -> Path:
