@@ -181,11 +181,7 @@ def protocol(record: dict[str, Any], runs: pd.DataFrame, interval: str) -> list[
             f"Adam betas ({distinct(started, 'betas')})",
         ),
         ("Switches", switches_text(started)),
-        (
-            "Precision",
-            f"{distinct(started, 'precision')} (as each run resolved it on its own machine; "
-            "auto is bf16 where the hardware runs it natively)",
-        ),
+        ("Precision", _precision_text(started)),
         ("Device", f"{distinct(started, 'device')} ({distinct(started, 'device_name')})"),
         (
             "Versions",
@@ -211,6 +207,23 @@ def protocol(record: dict[str, Any], runs: pd.DataFrame, interval: str) -> list[
         for name, info in METRICS.items()
     ]
     return [ProtocolItem(name, value) for name, value in items]
+
+
+def _precision_text(started: pd.DataFrame) -> str:
+    """The resolved precision of the runs, counted per precision where they differ."""
+    done = started[started["status"] == "completed"] if "status" in started.columns else started
+    counts = done["precision"].dropna().astype(str).value_counts() if "precision" in done.columns else []
+    if len(counts) > 1:
+        resolved = "mixed: " + ", ".join(
+            f"{p} ({n} run{'s' * (n != 1)})" for p, n in sorted(counts.items(), key=lambda i: (-i[1], i[0]))
+        )
+    else:
+        resolved = distinct(started, "precision")
+    return (
+        f"{resolved}; requested {distinct(started, 'precision_requested')} (resolved where each run "
+        "trained: auto is bf16 where the hardware runs it natively, or COLORBENCH_AUTO_PRECISION; "
+        "a run is never resumed in another precision)"
+    )
 
 
 def _seeds_text(record: dict) -> str:
