@@ -16,6 +16,7 @@ import pandas as pd
 from colorbench.metrics import METRICS
 from colorbench.report.notes import scale_note
 from colorbench.report.tables import INTERVALS, LOSS_NOTE
+from colorbench.store import Status
 from colorbench.store.reader import VERSION_PREFIX
 
 # Where each switch between the study as it ran and colorbench's protocol is explained (the study's
@@ -211,7 +212,7 @@ def protocol(record: dict[str, Any], runs: pd.DataFrame, interval: str) -> list[
 
 def _precision_text(started: pd.DataFrame) -> str:
     """The resolved precision of the runs, counted per precision where they differ."""
-    done = started[started["status"] == "completed"] if "status" in started.columns else started
+    done = started[started["status"] == Status.COMPLETED.value] if "status" in started.columns else started
     counts = done["precision"].dropna().astype(str).value_counts() if "precision" in done.columns else []
     if len(counts) > 1:
         resolved = "mixed: " + ", ".join(
