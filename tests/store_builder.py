@@ -2,7 +2,8 @@
 
 Every value is built from a formula, so the tests that read the store know the answers in advance:
 metric(setting, seed, image) = base(image) + effect[setting] + noise (seeded), and the gray
-baseline is base(image) + gray_offset. Used by test_report.py.
+baseline is base(image) + gray_offset. Used by test_report.py and test_precision.py.
+``run_format=2`` writes the runs' records as format 2 did (the image size twice in the spec).
 """
 
 from __future__ import annotations
@@ -73,13 +74,17 @@ def write_store(
     generator: str = "unet",
     epochs: int = 8,
     reasons: dict[str, str] | None = None,
+    precisions: dict[str, str] | None = None,
+    run_format: int = 3,
 ) -> Path:
     """A study ``name`` of ``generator`` in ``root``; ``effects[setting]`` shifts every metric by that
-    many of its SPREAD units (positive: higher values); ``same_as_gray`` settings predict gray exactly."""
+    many of its SPREAD units (positive: higher values); ``same_as_gray`` settings predict gray exactly;
+    ``precisions[setting]``: the precision its runs resolved to (default fp32)."""
     effects = effects or {}
     gray_offset = gray_offset or {m: 0.5 * SPREAD[m] for m in METRICS}
     labels = labels or {}
     reasons = reasons or {}
+    precisions = precisions or {}
     rng = np.random.default_rng(0)
     image_ids = [f"{image_prefix}{i:03d}.jpg" for i in range(n_images)]
     base = {m: BASE[m] + SPREAD[m] * rng.normal(0, 1, n_images) for m in METRICS}
@@ -150,7 +155,6 @@ def write_store(
                 "init": changes.get("init", "normal"),
                 "betas": [0.5, 0.999],
                 "epochs": epochs,
-                "image_size": 64,
                 "seed": seed,
                 "precision": "auto",
                 "generator_options": {},
@@ -159,10 +163,12 @@ def write_store(
                 "files": {},
                 "data": {"source": "sample", "size": 64, "limit": None, "val_fraction": 0.2, "seed": 123},
             }
+            if run_format == 2:
+                spec["image_size"] = 64
             _write(
                 run_dir / "config.json",
                 {
-                    "format_version": 2,
+                    "format_version": run_format,
                     "run_id": run_id,
                     "generator": generator,
                     "variant": spec["variant"],
@@ -183,7 +189,7 @@ def write_store(
             _write(
                 run_dir / "summary.json",
                 {
-                    "format_version": 2,
+                    "format_version": run_format,
                     "status": "completed",
                     "run_id": run_id,
                     "generator": generator,
@@ -195,7 +201,7 @@ def write_store(
                     "baseline_gray": gray_means,
                     "samples": [],
                     "train_seconds": 60.0,
-                    "precision": "fp32",
+                    "precision": precisions.get(setting_id, "fp32"),
                     "device": "cpu",
                     "generator_parameters": 29_000_000,
                 },

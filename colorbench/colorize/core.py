@@ -51,8 +51,8 @@ def load_run_generator(
         raise ColorbenchError(str(exc)) from None
     status, detail = directory.state()
     spec = record.spec
-    variant, size = record.variant or spec.get("variant"), spec.get("image_size")
-    if not isinstance(size, int):
+    variant, size = record.variant or spec.get("variant"), record.image_size
+    if size is None:
         raise ColorbenchError(f"{run_dir}: its record names no image size")
     plugin = get_generator(record.generator)
     generator = plugin.build_module(variant, size, spec.get("generator_options") or {})

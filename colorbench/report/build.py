@@ -264,6 +264,7 @@ def aggregated_frame(report: Report) -> pd.DataFrame:
                 "factor": row.factor,
                 "n_seeds": row.n_seeds,
                 "n_planned": row.n_planned,
+                "precision": row.precision,  # as the completed runs resolved it
                 "note": row.note,
             }
             for column in COLUMNS:

@@ -82,14 +82,27 @@ def _units(runs: pd.DataFrame) -> list[str]:
 
 
 def _precision(runs: pd.DataFrame) -> list[str]:
+    """A study whose completed runs trained in different precisions: say so, and which ran in which."""
     if "precision" not in runs.columns:
         return []
-    done = runs[runs["status"] == Status.COMPLETED.value]
-    counts = done["precision"].dropna().value_counts()
+    done = runs[(runs["status"] == Status.COMPLETED.value) & runs["precision"].notna()]
+    counts = done["precision"].astype(str).value_counts()
     if len(counts) <= 1:
         return []
-    parts = ", ".join(f"{p} ({n} run{'s' * (n != 1)})" for p, n in counts.items())
-    return [f"the runs resolved to different precisions on their machines: {parts}"]
+    parts = []
+    for precision, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        mine = done[done["precision"].astype(str) == precision]
+        rows = ", ".join(
+            dict.fromkeys(f"{r.generator} {r.label} seed {r.seed}" for r in mine.itertuples(index=False))
+        )
+        parts.append(f"{precision} ({n} run{'s' * (n != 1)}: {rows})")
+    return [
+        "Mixed precision: this study's runs trained in different precisions, as each resolved it on "
+        f"its own machine: {'; '.join(parts)}. Precision can move a metric more than a seed does, so a "
+        "difference between rows of different precisions may be the precision's, not the setting's; "
+        "rerun the study at one precision (--set precision=fp32, or COLORBENCH_AUTO_PRECISION) to "
+        "compare them"
+    ]
 
 
 def study_notes(runs, record, tables, scale: str, seeds: str, analysis) -> list[str]:

@@ -16,6 +16,7 @@ import pandas as pd
 from colorbench.metrics import METRICS
 from colorbench.report.notes import scale_note
 from colorbench.report.tables import INTERVALS, LOSS_NOTE
+from colorbench.store import Status
 from colorbench.store.reader import VERSION_PREFIX
 
 # Where each switch between the study as it ran and colorbench's protocol is explained (the study's
@@ -181,11 +182,7 @@ def protocol(record: dict[str, Any], runs: pd.DataFrame, interval: str) -> list[
             f"Adam betas ({distinct(started, 'betas')})",
         ),
         ("Switches", switches_text(started)),
-        (
-            "Precision",
-            f"{distinct(started, 'precision')} (as each run resolved it on its own machine; "
-            "auto is bf16 where the hardware runs it natively)",
-        ),
+        ("Precision", _precision_text(started)),
         ("Device", f"{distinct(started, 'device')} ({distinct(started, 'device_name')})"),
         (
             "Versions",
@@ -211,6 +208,23 @@ def protocol(record: dict[str, Any], runs: pd.DataFrame, interval: str) -> list[
         for name, info in METRICS.items()
     ]
     return [ProtocolItem(name, value) for name, value in items]
+
+
+def _precision_text(started: pd.DataFrame) -> str:
+    """The resolved precision of the runs, counted per precision where they differ."""
+    done = started[started["status"] == Status.COMPLETED.value] if "status" in started.columns else started
+    counts = done["precision"].dropna().astype(str).value_counts() if "precision" in done.columns else []
+    if len(counts) > 1:
+        resolved = "mixed: " + ", ".join(
+            f"{p} ({n} run{'s' * (n != 1)})" for p, n in sorted(counts.items(), key=lambda i: (-i[1], i[0]))
+        )
+    else:
+        resolved = distinct(started, "precision")
+    return (
+        f"{resolved}; requested {distinct(started, 'precision_requested')} (resolved where each run "
+        "trained: auto is bf16 where the hardware runs it natively, or COLORBENCH_AUTO_PRECISION; "
+        "a run is never resumed in another precision)"
+    )
 
 
 def _seeds_text(record: dict) -> str:

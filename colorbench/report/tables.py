@@ -128,6 +128,7 @@ class Row:
     n_planned: int
     note: str | None  # "infeasible: reason", "diverged (2 of 3 seeds): ...", ...
     is_reference: bool = False
+    precision: str | None = None  # the completed runs' resolved precisions: "fp32", "bf16, fp32"
 
     @property
     def headline(self) -> str:
@@ -186,7 +187,24 @@ def _row(group: pd.DataFrame) -> Row:
         n_seeds=len(done),
         n_planned=len(group),
         note=_note(group, len(done)),
+        precision=", ".join(precisions(done)) or None,
     )
+
+
+def precisions(runs: pd.DataFrame) -> list[str]:
+    """The distinct resolved precisions of ``runs``, sorted ("auto" where a run did not record one)."""
+    if "precision" not in runs.columns:
+        return []
+    return sorted({str(p) for p in runs["precision"].dropna()})
+
+
+def _mark_mixed_precision(rows: list[Row]) -> None:
+    """Where a table's rows trained in different precisions, each row's note says which it used."""
+    if len({r.precision for r in rows if r.precision}) <= 1:
+        return
+    for row in rows:
+        if row.precision:
+            row.note = "; ".join(p for p in (row.note, f"precision {row.precision}") if p)
 
 
 def _gray_row(frame: pd.DataFrame) -> Row | None:
@@ -245,6 +263,7 @@ def build_table(runs: pd.DataFrame, generator: str) -> Table | None:
     if mine.empty:
         return None
     rows = [_row(g) for _, g in mine.groupby("order", sort=True)]
+    _mark_mixed_precision(rows)
     gray = _gray_row(mine)
     every = [*rows, *([gray] if gray else [])]
     decimals = {c.key: decimals_for([r.cells[c.key].stat.mean for r in every if r.cells]) for c in COLUMNS}

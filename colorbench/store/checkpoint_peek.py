@@ -1,4 +1,4 @@
-"""The epoch a checkpoint holds, read without torch and without running anything stored in it.
+"""The epoch (and precision) a checkpoint holds, read without torch and without running anything in it.
 
 The plan (``colorbench run``'s "resume after epoch N") must name the epoch the trainer will resume
 from, and that is the checkpoint's, not the number of rows in metrics.jsonl (a kill between the
@@ -43,6 +43,16 @@ class _PeekUnpickler(pickle.Unpickler):
 
 def checkpoint_epoch(path: Path) -> int | None:
     """The checkpoint's last complete epoch; None if the file is damaged or not a checkpoint."""
+    facts = checkpoint_facts(path)
+    return facts["epoch"] if facts is not None else None
+
+
+def checkpoint_facts(path: Path) -> dict | None:
+    """``{"epoch": int, "precision": str | None}``; None if the file is damaged or not a checkpoint.
+
+    ``precision`` is the precision the checkpoint was trained in (None: written before colorbench
+    recorded it there).
+    """
     try:
         with zipfile.ZipFile(path) as archive:
             names = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
@@ -51,5 +61,9 @@ def checkpoint_epoch(path: Path) -> int | None:
             state = _PeekUnpickler(io.BytesIO(archive.read(names[0]))).load()
     except Exception:  # noqa: BLE001 - any failure to read it means the trainer cannot use it either
         return None
-    epoch = state.get("epoch") if isinstance(state, dict) else None
-    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
+    if not isinstance(state, dict):
+        return None
+    epoch, precision = state.get("epoch"), state.get("precision")
+    if not isinstance(epoch, int) or isinstance(epoch, bool):
+        return None
+    return {"epoch": epoch, "precision": precision if isinstance(precision, str) else None}

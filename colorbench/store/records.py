@@ -2,9 +2,10 @@
 
 ``config.json`` (:class:`RunRecord`) says what a run is; ``summary.json`` (:class:`Summary`) how it
 stands and what it measured; ``studies/<name>.json`` (:class:`StudyRecord`) what a study planned.
-Each reader accepts the current format and the previous one (colorbench 0.1.0's first stores,
-format 1), so old stores keep rendering; a record that is not what its schema says raises
-:class:`UnreadableRecordError`, which the plan and the reports turn into one line and go on.
+Each reader accepts the current format and the earlier ones (colorbench 0.1.0's first stores,
+format 1; format 2, whose spec held the image size twice), so old stores keep rendering; a record
+that is not what its schema says raises :class:`UnreadableRecordError`, which the plan and the
+reports turn into one line and go on.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 from colorbench.errors import ColorbenchError
 from colorbench.store.status import Status
 
-RUN_FORMAT = 2  # 1: a flat resolved RunConfig under "config", hashed with the plugin version only
+# 1: a flat resolved RunConfig under "config", hashed with the plugin version only; 2: the spec held
+# the image size twice (``image_size`` and ``data.size``); 3: once, in ``data.size`` (new run ids).
+RUN_FORMAT = 3
 STUDY_FORMAT = 2  # 1: no design identity, one settings list for every generator
 
 
@@ -120,15 +123,24 @@ class RunRecord:
             format_version=version,
         )
 
+    @property
+    def image_size(self) -> int | None:
+        """The run's image size, px, in any format (format 3 holds it only in the data spec)."""
+        spec = self.legacy_config if self.legacy_config is not None else self.spec
+        size = spec.get("image_size")
+        if size is None:
+            size = (spec.get("data") or {}).get("size")
+        return size if isinstance(size, int) and not isinstance(size, bool) else None
+
     def table_fields(self) -> dict[str, Any]:
-        """The run's settings as flat columns (``lr``, ``batch_size``, ``data_limit``, ...)."""
+        """The run's settings as flat columns (``lr``, ``batch_size``, ``image_size``, ``data_limit`` ...)."""
         if self.legacy_config is not None:
             out = {k: v for k, v in self.legacy_config.items() if k not in ("generator", "seed")}
             out["data_categories"] = ",".join(out.get("data_categories") or []) or None
             return out
-        out = {
-            k: v for k, v in self.spec.items() if k not in ("generator", "seed", "data", "plugin", "files")
-        }
+        # Format 3 keeps the image size in the data spec only; the column keeps its name and place.
+        spec = dict(sorted({**self.spec, "image_size": self.image_size}.items()))
+        out = {k: v for k, v in spec.items() if k not in ("generator", "seed", "data", "plugin", "files")}
         out["betas"] = ",".join(f"{b:g}" for b in out.get("betas") or []) or None
         out["variant_config"] = json.dumps(out.get("variant_config") or {}, sort_keys=True)
         out["generator_options"] = json.dumps(out.get("generator_options") or {}, sort_keys=True)

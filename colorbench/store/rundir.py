@@ -231,11 +231,31 @@ class RunDirectory:
 
         return checkpoint_epoch(self.checkpoint_path)
 
+    def checkpoint_precision(self) -> str | None:
+        """The resolved precision the checkpoint was trained in, read lightly; None if unknown.
+
+        Checkpoints written before colorbench stored it there fall back on the summary's (the
+        precision of the session that wrote the checkpoint last).
+        """
+        from colorbench.store.checkpoint_peek import checkpoint_facts
+
+        facts = checkpoint_facts(self.checkpoint_path) if self.has_checkpoint() else None
+        if facts is None:
+            return None
+        if facts["precision"] is not None:
+            return facts["precision"]
+        try:
+            summary = self.read_summary()
+        except UnreadableRecordError:
+            return None
+        return summary.precision if summary is not None and summary.precision in ("fp32", "bf16") else None
+
     def _resume_detail(self) -> str:
         epoch = self.checkpoint_epoch()
         if epoch is None:
             return f"its checkpoint {self.checkpoint_path} is damaged: starts again from scratch"
-        return f"resume after epoch {epoch}"
+        precision = self.checkpoint_precision()
+        return f"resume after epoch {epoch}" + (f" (trained in {precision})" if precision else "")
 
     def discard_checkpoint(self) -> None:
         self.checkpoint_path.unlink(missing_ok=True)

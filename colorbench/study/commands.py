@@ -54,7 +54,15 @@ from colorbench.training.spec import SET_HELP
 @click.option("--workers", default=1, show_default=True, type=int, help="Local executor: runs at once.")
 @click.option("--address", default=None, help="Ray executor: 'auto' or a cluster address.")
 @click.option("--cache-dir", default=None, type=click.Path(file_okay=False), help="Prepared-data cache.")
-@click.option("--force", is_flag=True, help="Retrain the study's runs even if they are done.")
+@click.option(
+    "--force", is_flag=True, help="Retrain every run of the study from scratch, even those that are done."
+)
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Start a run whose checkpoint was trained in another precision than it resolves to here "
+    "again from scratch, instead of refusing to resume it (other runs resume as usual; --force covers it).",
+)
 @click.option(
     "--reuse-stale",
     is_flag=True,
@@ -82,6 +90,7 @@ def run_command(
     address,
     cache_dir,
     force,
+    restart,
     reuse_stale,
     trust_checkpoint,
     dry_run,
@@ -93,7 +102,8 @@ def run_command(
 
     \b
     Exit codes: 0 every requested run completed (or was done already; diverged counts as done),
-    1 some run failed, 2 a usage or data error found before training, or nothing can run,
+    1 some run failed, 2 a usage or data error found before training (a checkpoint trained in
+    another precision than this machine resolves to, say: --restart), or nothing can run,
     130 interrupted (Ctrl-C or SIGTERM; the same command continues).
     """
     from colorbench.errors import ColorbenchError
@@ -140,6 +150,7 @@ def run_command(
             command=command,
             cache_dir=cache_dir,
             force=force,
+            restart=restart,
             dry_run=dry_run,
             reuse_stale=reuse_stale,
             trust_checkpoint=trust_checkpoint,

@@ -105,6 +105,41 @@ def check_data(plan: StudyPlan, cache_dir: str | None) -> None:
         prepare(data, cache_dir=cache_dir)
 
 
+def check_precision_changes(plan: StudyPlan, store: Store) -> None:
+    """Refuse, before anything trains, to resume a checkpoint trained in another precision.
+
+    Only for executors that train on this machine (``local``): elsewhere (Ray) each worker
+    resolves ``auto`` on its own hardware and the trainer refuses there (that run fails, exit 1).
+    """
+    from colorbench.training.hardware import forced_auto_precision, resolve_device, resolve_precision
+    from colorbench.training.resume import precision_change
+
+    forced_auto_precision()  # a bad COLORBENCH_AUTO_PRECISION is a usage error, before training
+    refused = []
+    for run in plan.to_train():
+        directory = store.run(run.run_id)
+        found = directory.checkpoint_precision()
+        if found is None:
+            continue
+        precision = resolve_precision(run.spec.precision, resolve_device(run.options.device))
+        if found != precision:
+            refused.append((run, found, precision, directory.checkpoint_epoch()))
+    if len(refused) == 1:
+        run, found, precision, epoch = refused[0]
+        raise ColorbenchError(precision_change(run.spec, found, precision, epoch))
+    if refused:
+        listed = ", ".join(f"{run.run_id} {found} -> {precision}" for run, found, precision, _ in refused)
+        found_in = sorted({found for _, found, _, _ in refused})
+        keep = ""
+        if len(found_in) == 1:
+            keep = f", or set COLORBENCH_AUTO_PRECISION={found_in[0]} to resume them in {found_in[0]}"
+        raise ColorbenchError(
+            f"{len(refused)} runs have checkpoints trained in another precision than they resolve to "
+            f"here ({listed}); resuming would mix precisions in one run. Pass --restart to train them "
+            f"again from scratch{keep}"
+        )
+
+
 def run_study(
     plan: StudyPlan,
     root: Path,
@@ -113,6 +148,7 @@ def run_study(
     command: str,
     cache_dir: str | None = None,
     force: bool = False,
+    restart: bool = False,
     dry_run: bool = False,
     reuse_stale: bool = False,
     trust_checkpoint: bool = False,
@@ -128,6 +164,8 @@ def run_study(
         return result
     check_generators(plan)
     check_data(plan, cache_dir)
+    if executor.name == "local" and not (force or restart):
+        check_precision_changes(plan, store)
     result.record_path = store.write_study(plan.record(command))
     if force:
         _clear_runs(plan, store)
@@ -136,7 +174,7 @@ def run_study(
         RunTask(
             r.run_id,
             r.spec.to_dict(),
-            r.options.replace(trust_checkpoint=trust_checkpoint).to_dict(),
+            r.options.replace(trust_checkpoint=trust_checkpoint, restart=restart).to_dict(),
             str(root),
             cache_dir,
             r.label,

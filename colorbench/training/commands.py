@@ -52,8 +52,21 @@ def parse_settings(settings: tuple[str, ...]) -> dict[str, str]:
     is_flag=True,
     help="Open an older-format checkpoint to resume (its pickle can run code: only from a trusted source).",
 )
-def train_command(generator, variant, preset, data, settings, out_dir, cache_dir, trust_checkpoint) -> None:
-    """Train and evaluate ONE run; its directory is named by the hash of its spec."""
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="If the run's checkpoint was trained in another precision than it resolves to here, "
+    "train it again from scratch instead of refusing to resume it.",
+)
+def train_command(
+    generator, variant, preset, data, settings, out_dir, cache_dir, trust_checkpoint, restart
+) -> None:
+    """Train and evaluate ONE run; its directory is named by the hash of its spec.
+
+    \b
+    Exit codes: 0 done, 2 a usage error (for one, a checkpoint trained in another precision than
+    this machine resolves the run's to: pass --restart, or see COLORBENCH_AUTO_PRECISION).
+    """
     from colorbench.store import Store
     from colorbench.training.presets import build_request
     from colorbench.training.spec import resolve_request
@@ -61,7 +74,7 @@ def train_command(generator, variant, preset, data, settings, out_dir, cache_dir
 
     request = build_request(preset, generator, variant=variant, data=data, overrides=parse_settings(settings))
     resolved = resolve_request(request)
-    options = resolved.options.replace(trust_checkpoint=trust_checkpoint)
+    options = resolved.options.replace(trust_checkpoint=trust_checkpoint, restart=restart)
     run = Store(out_dir).run(resolved.spec.run_id)
     summary = train_run(resolved.spec, options, run, cache_dir=cache_dir)
     final = summary.final_val or {}

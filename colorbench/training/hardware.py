@@ -2,10 +2,14 @@
 
 Called by the trainer, never by the planner: with the Ray executor the driver may have no GPU while
 the workers do, and each worker decides for itself. What a run resolved to is recorded in its
-summary (``device``, ``device_name``, ``precision``, ``hardware``).
+summary (``device``, ``device_name``, ``precision``, ``hardware``), and the precision also in its
+checkpoint: a run is never resumed under another resolved precision.
 
-``COLORBENCH_NATIVE_BF16=1|0`` overrides the detection of native bf16 support (to simulate a
-bf16-capable device in tests, or to keep ``auto`` at fp32 on one); unset, the hardware decides.
+``COLORBENCH_AUTO_PRECISION=fp32|bf16`` decides what ``precision=auto`` resolves to, whatever the
+hardware (to resume on another machine a run that ``auto`` made in bf16, say, or to keep a study
+at one precision across machines); the summary's ``hardware.auto_precision`` says it was set.
+``COLORBENCH_NATIVE_BF16=1|0`` overrides the detection of native bf16 support itself (to simulate
+a bf16-capable device in tests); unset, the hardware decides.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import torch
 from colorbench.errors import ColorbenchError
 
 NATIVE_BF16_ENV = "COLORBENCH_NATIVE_BF16"
+AUTO_PRECISION_ENV = "COLORBENCH_AUTO_PRECISION"
+AUTO_PRECISIONS = ("fp32", "bf16")
 
 
 def resolve_device(requested: str) -> str:
@@ -51,13 +57,28 @@ def native_bf16(device: str) -> bool:
     return False
 
 
+def forced_auto_precision() -> str | None:
+    """What ``COLORBENCH_AUTO_PRECISION`` makes ``auto`` resolve to; None when it is unset."""
+    value = os.environ.get(AUTO_PRECISION_ENV, "").strip().lower()
+    if not value:
+        return None
+    if value not in AUTO_PRECISIONS:
+        raise ColorbenchError(
+            f"{AUTO_PRECISION_ENV}={value!r}: choose from {', '.join(AUTO_PRECISIONS)} (or leave it unset)"
+        )
+    return value
+
+
 def resolve_precision(requested: str, device: str) -> str:
-    """``auto``: bf16 autocast where the hardware has native bf16, else fp32."""
+    """``auto``: ``COLORBENCH_AUTO_PRECISION`` if set, else bf16 autocast where the hardware has
+    native bf16, else fp32."""
     if requested == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
-    if requested == "bf16" and device == "mps":
+        resolved = forced_auto_precision() or ("bf16" if native_bf16(device) else "fp32")
+    else:
+        resolved = requested
+    if resolved == "bf16" and device == "mps":
         raise ColorbenchError("precision bf16 is not supported on the mps device; use fp32")
-    return requested
+    return resolved
 
 
 def device_name(device: str) -> str:
@@ -85,6 +106,9 @@ def hardware_record(device: str) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "native_bf16": native_bf16(device),
     }
+    forced = forced_auto_precision()
+    if forced is not None:
+        record["auto_precision"] = f"{forced} ({AUTO_PRECISION_ENV})"
     if device == "cuda":
         record["gpu"] = torch.cuda.get_device_name()
         record["gpu_memory_gib"] = round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)

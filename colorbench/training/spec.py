@@ -7,12 +7,14 @@ variant, options and identity, and splits it:
 
 - :class:`RunSpec`: generator, variant and the variant's declared config, the plugin's identity
   (distribution, version, code fingerprint, content of the files its variant reads), its options,
-  every hyper-parameter, the seed, the *requested* precision and the data spec. Its hash names
-  the run directory; :meth:`RunSpec.lineage` is the same hash without the plugin's identity, which
+  every hyper-parameter, the seed, the *requested* precision and the data spec (which holds the
+  image size: ``--set image_size`` sets ``data.size``, and ``RunSpec.image_size`` reads it). Its
+  hash names the run directory; :meth:`RunSpec.lineage` is the same hash without the plugin's identity, which
   is how a run made with an older version of the plugin is found (``stale``).
 - :class:`RunOptions`: device, evaluation frequency, sample images, TensorBoard. Changing them
   never retrains anything. ``auto`` device and precision are resolved where the run executes
-  (``colorbench.training.hardware``), and what they resolved to is recorded in the run's summary.
+  (``colorbench.training.hardware``), and what they resolved to is recorded in the run's summary
+  and checkpoint (a checkpoint is never resumed under another resolved precision).
 
 Nothing here queries torch devices, so planning a study never touches the hardware.
 """
@@ -169,6 +171,7 @@ class RunOptions:
     num_samples: int = 32
     tensorboard: bool = False
     trust_checkpoint: bool = False  # open checkpoints of an older format (their pickle can run code)
+    restart: bool = False  # a checkpoint trained in another precision: start over instead of refusing
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -204,17 +207,21 @@ class RunSpec:
     init_gain: float
     init_targets: str
     epochs: int
-    image_size: int
     lambda_l1: float
     gan_mode: str
     seed: int
-    precision: str  # as requested: auto | fp32 | bf16 (what it resolved to is in the summary)
+    precision: str  # as requested: auto | fp32 | bf16 (what it resolved to: summary and checkpoint)
     train_order: str
     val_discriminator: str
-    data: DataSpec
+    data: DataSpec  # its ``size`` is the run's image size (held once: see ``image_size``)
 
     def __post_init__(self) -> None:
         check_spec_values({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+
+    @property
+    def image_size(self) -> int:
+        """The side of the run's square images, px: the data's size (``--set image_size``)."""
+        return self.data.size
 
     def replace(self, **changes: Any) -> RunSpec:
         return dataclasses.replace(self, **changes)
@@ -227,6 +234,11 @@ class RunSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        data = dict(data)
+        if "image_size" in data:  # format 2 held the size twice; format 3 only in data.size
+            size, data_size = data.pop("image_size"), (data.get("data") or {}).get("size")
+            if size != data_size:
+                raise InvalidRunError(f"data spec is {data_size} px but image_size is {size}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         missing = sorted(known - set(data))
@@ -293,7 +305,6 @@ def check_spec_values(values: dict[str, Any]) -> None:
             raise InvalidRunError(f"setting {key}={beta!r}: expected a number in [0, 1)")
     _check_int("batch_size", values["batch_size"], 1, None, "a batch size")
     _check_int("epochs", values["epochs"], 1, None, "a number of epochs")
-    _check_int("image_size", values["image_size"], 8, 4097, "a side in pixels")
     _check_int("seed", values["seed"], 0, MAX_SEED, "a seed")
     _check_positive_finite("init_gain", values["init_gain"])
     _check_positive_finite("lambda_l1", values["lambda_l1"], allow_zero=True)
@@ -303,9 +314,8 @@ def check_spec_values(values: dict[str, Any]) -> None:
     _check_choice("precision", values["precision"], PRECISIONS)
     _check_choice("train_order", values["train_order"], TRAIN_ORDERS)
     _check_choice("val_discriminator", values["val_discriminator"], VAL_DISCRIMINATOR_MODES)
-    data = values["data"]
-    if data.size != values["image_size"]:
-        raise InvalidRunError(f"data spec is {data.size} px but image_size is {values['image_size']}")
+    if not isinstance(values["data"], DataSpec):
+        raise InvalidRunError(f"not a data spec: {values['data']!r}")  # it holds the image size
 
 
 def _data_spec(request: RunRequest) -> DataSpec:
@@ -383,7 +393,6 @@ def resolve_request(request: RunRequest, *, require_feasible: bool = True) -> Re
         init_gain=request.init_gain,
         init_targets=request.init_targets,
         epochs=request.epochs,
-        image_size=request.image_size,
         lambda_l1=request.lambda_l1,
         gan_mode=request.gan_mode,
         seed=request.seed,

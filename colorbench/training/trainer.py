@@ -38,6 +38,7 @@ from colorbench.training.evaluation import Evaluation, evaluate, per_image_rows,
 from colorbench.training.hardware import device_name, hardware_record, resolve_device, resolve_precision
 from colorbench.training.objective import LOSS_NAMES, GANLoss, pix2pix_train_step
 from colorbench.training.performance import configure_threads, make_optimizers, prepare_modules
+from colorbench.training.resume import check_checkpoint_precision
 from colorbench.training.spec import INIT_TARGET_NETWORKS, RunOptions, RunSpec
 
 LOG_EVERY_STEPS = 20  # host synchronisations (finite check, live losses) happen only this often
@@ -60,7 +61,9 @@ def train_run(
     :class:`ColorbenchError` before any work; a run whose losses become NaN/inf ends ``diverged``;
     Ctrl-C writes ``interrupted`` (the last checkpoint stays) and re-raises. A run that is already
     completed or diverged is returned as it is. A checkpoint that is damaged, or that cannot be
-    opened safely (an older format), is set aside and the run starts again from scratch.
+    opened safely (an older format), is set aside and the run starts again from scratch. A
+    checkpoint trained in another precision than this machine resolves the run's to raises
+    :class:`PrecisionChangedError` before any work, or, with ``options.restart``, is set aside too.
     """
     plugin = get_generator(spec.generator)
     if data is None:
@@ -89,7 +92,11 @@ def train_run(
         finished = None  # damaged: the run's state is rebuilt from its checkpoint, or from scratch
     if finished is not None and finished.status.finished:
         return finished
+    restarted = check_checkpoint_precision(spec, directory, precision, restart=options.restart)
     run = _Run(spec, options, plugin, data, directory, device, precision, progress, verbose)
+    if restarted is not None:
+        run.summary.restarted_from_scratch = restarted
+        run.say(f"{restarted}; the run starts again from scratch")
     if writer_class is not None:
         run.writer = writer_class(log_dir=str(directory.tensorboard_dir))
     try:
@@ -386,6 +393,7 @@ class _Run:
                 "history": self.history,
                 "train_seconds": self.train_seconds,
                 "spec_hash": self.spec.spec_hash,
+                "precision": self.precision,  # as resolved: a resume in another one is refused
             }
         )
         self.dir.write_history(self.history)
