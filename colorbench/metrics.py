@@ -1,9 +1,9 @@
 """Colorization metrics on batches in the harness's normalised units, all in torch.
 
 The formulas behind the built-in metrics (declared, with their names, labels, units and
-directions, in :mod:`colorbench.measures.builtin`). Inputs of :func:`image_metrics`: ``l_norm``
-(N, 1, H, W) in [-1, 1] and ``ab_pred`` / ``ab_true``
-(N, 2, H, W) as ab / AB_SCALE (see :mod:`colorbench.color`). Every metric returns one value per
+directions, in :mod:`colorbench.measures.builtin`). Inputs of
+:func:`colorbench.measures.image_metrics`: ``l_norm`` (N, 1, H, W) in [-1, 1] and ``ab_pred`` /
+``ab_true`` (N, 2, H, W) as ab / AB_SCALE (see :mod:`colorbench.color`). Every metric returns one value per
 image, shape (N,), on the input's device; :class:`MeanAccumulator` averages them over a split
 with a single host transfer at the end.
 
@@ -35,17 +35,6 @@ from torchmetrics.functional.image import peak_signal_noise_ratio, structural_si
 PSNR_CAP_DB = 100.0  # = an MSE floor of 1e-10 on [0, 1] data
 AUC_MAX_THRESHOLD = 150  # Zhang et al. 2016: thresholds 0, 1, ..., 150 in a*b* units
 SSIM_KERNEL = 11
-
-
-def __getattr__(name: str):
-    # ``METRICS`` (name -> declaration) and ``METRIC_VARIANTS`` (name -> variant text) of every
-    # usable val metric, read from the one declaration of each (colorbench.measures).
-    if name in ("METRICS", "METRIC_VARIANTS"):
-        from colorbench.measures import metric_measures
-
-        found = {m.name: m for m in metric_measures()}
-        return found if name == "METRICS" else {k: m.variant for k, m in found.items()}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check(x: torch.Tensor, name: str, channels: int) -> None:
@@ -200,35 +189,6 @@ def auc(ab_pred: torch.Tensor, ab_true: torch.Tensor, max_threshold: int = AUC_M
     n_thresholds = max_threshold + 1
     hits = (n_thresholds - torch.ceil(err)).clamp(min=0.0, max=n_thresholds)
     return hits.mean(dim=1) / n_thresholds
-
-
-@torch.no_grad()
-def image_metrics(
-    l_norm: torch.Tensor, ab_pred: torch.Tensor, ab_true: torch.Tensor, measures=None
-) -> dict[str, torch.Tensor]:
-    """Every usable per-image metric (or those of ``measures``), float32 tensors (N,) on the input device.
-
-    ``l_norm`` (N, 1, H, W) in [-1, 1]; ``ab_pred``, ``ab_true`` (N, 2, H, W) normalised (ab / 110).
-    The metrics are the registry's (:mod:`colorbench.measures`): the built-ins and any plugin's.
-    """
-    from colorbench.measures import ImageBatch, image_measures
-
-    _check(l_norm, "l_norm", 1)
-    _check_pair(ab_pred, ab_true, "ab_pred,ab_true", 2)
-    if l_norm.shape[0] != ab_pred.shape[0] or l_norm.shape[-2:] != ab_pred.shape[-2:]:
-        raise ValueError(f"l_norm {tuple(l_norm.shape)} does not match ab {tuple(ab_pred.shape)}")
-    # Autocast may hand over bf16; every metric is defined in float32.
-    batch = ImageBatch(l_norm, ab_pred, ab_true)
-    out = {}
-    for measure in image_measures() if measures is None else measures:
-        values = measure.compute(batch)
-        if not isinstance(values, torch.Tensor) or tuple(values.shape) != (len(batch),):
-            shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
-            raise ValueError(
-                f"metric {measure.name!r} returned {shape}, not one value per image ({len(batch)},)"
-            )
-        out[measure.name] = values.float()
-    return out
 
 
 class MeanAccumulator:

@@ -34,8 +34,8 @@ from colorbench.measures import (
     Need,
     SetValue,
     builtin,
+    image_metrics,
 )
-from colorbench.metrics import image_metrics
 from colorbench.training.evaluation import evaluate_sets
 
 REPO = Path(__file__).resolve().parents[1]

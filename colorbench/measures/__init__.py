@@ -6,6 +6,7 @@ for how metric plugins (the ``colorbench.metrics`` entry-point group) are found.
 interface is documented in docs/plugins.md.
 """
 
+from colorbench.measures.compute import image_metrics
 from colorbench.measures.declaration import (
     HIGHER,
     IMAGE,
@@ -59,6 +60,7 @@ __all__ = [
     "find_measure",
     "get_measure",
     "image_measures",
+    "image_metrics",
     "loss_measures",
     "metadata_is_stale",
     "metric_entries",

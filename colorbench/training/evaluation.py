@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from colorbench.measures import MeasureSet, SetValue, image_measures
-from colorbench.metrics import MeanAccumulator, image_metrics
+from colorbench.measures import MeasureSet, SetValue, image_measures, image_metrics
+from colorbench.metrics import MeanAccumulator
 from colorbench.training.objective import GANLoss, pix2pix_losses
 
 
