@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "colorbench.models.commands:list_command",
         "List generators (entry points in 'colorbench.generators'), or show one NAME in detail.",
     ),
+    "metrics": (
+        "colorbench.measures.commands:metrics_command",
+        "List losses and metrics (entry points in 'colorbench.metrics'), or show one NAME in detail.",
+    ),
     "plugin": (
         "colorbench.models.scaffold:plugin_group",
         "Write your own generator plugin: 'colorbench plugin new NAME' starts one.",

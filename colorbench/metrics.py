@@ -1,7 +1,9 @@
 """Colorization metrics on batches in the harness's normalised units, all in torch.
 
-Inputs of :func:`image_metrics`: ``l_norm`` (N, 1, H, W) in [-1, 1] and ``ab_pred`` / ``ab_true``
-(N, 2, H, W) as ab / AB_SCALE (see :mod:`colorbench.color`). Every metric returns one value per
+The formulas behind the built-in metrics (declared, with their names, labels, units and
+directions, in :mod:`colorbench.measures.builtin`). Inputs of
+:func:`colorbench.measures.image_metrics`: ``l_norm`` (N, 1, H, W) in [-1, 1] and ``ab_pred`` /
+``ab_true`` (N, 2, H, W) as ab / AB_SCALE (see :mod:`colorbench.color`). Every metric returns one value per
 image, shape (N,), on the input's device; :class:`MeanAccumulator` averages them over a split
 with a single host transfer at the end.
 
@@ -12,7 +14,7 @@ Two representations, one rule:
 * sRGB metrics (``psnr``, ``ssim``, ``colorfulness_*``, ``dcf``) use the image a viewer sees:
   :func:`colorbench.color.normalized_to_rgb`, i.e. sRGB in [0, 1] clipped like scikit-image.
 
-Variants (also in :data:`METRIC_VARIANTS`): PSNR with data_range 1 on [0, 1] RGB, capped at
+Variants (also in each declaration's ``variant``): PSNR with data_range 1 on [0, 1] RGB, capped at
 ``PSNR_CAP_DB`` so that a pixel-exact image does not turn a split mean into inf; SSIM with an
 11x11 gaussian window, sigma 1.5 (torchmetrics' map), averaged over the valid region as
 scikit-image does; CIEDE2000 with kL = kC = kH = 1 (Sharma et al. 2005); colorfulness of Hasler
@@ -26,83 +28,13 @@ not download.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
-from colorbench.color import denormalize_ab, denormalize_lab, normalized_to_rgb
-
 PSNR_CAP_DB = 100.0  # = an MSE floor of 1e-10 on [0, 1] data
 AUC_MAX_THRESHOLD = 150  # Zhang et al. 2016: thresholds 0, 1, ..., 150 in a*b* units
 SSIM_KERNEL = 11
-
-
-@dataclass(frozen=True)
-class MetricInfo:
-    direction: str  # "higher" or "lower" is better (for unranked metrics: which way is larger)
-    unit: str
-    description: str
-    variant: str
-    # False: a description, not a score. A more colourful prediction is not better by itself
-    # (He init's noise is the most colourful); |CF(pred) - CF(true)| is what compares with truth.
-    ranked: bool = True
-
-    @property
-    def reading(self) -> str:
-        return f"{self.direction} is better" if self.ranked else "not ranked (a description, not a score)"
-
-
-METRICS: dict[str, MetricInfo] = {
-    "l1_ab": MetricInfo(
-        "lower", "normalised ab", "mean |ab_pred - ab_true|", "ab / 110, mean over pixels and both channels"
-    ),
-    "psnr": MetricInfo(
-        "higher",
-        "dB",
-        "PSNR of the sRGB image",
-        f"sRGB in [0, 1], data_range 1, per image, capped at {PSNR_CAP_DB:g} dB",
-    ),
-    "ssim": MetricInfo(
-        "higher",
-        "1",
-        "SSIM of the sRGB image",
-        "gaussian 11x11 sigma 1.5, data_range 1, mean over RGB and the valid region",
-    ),
-    "ciede2000": MetricInfo(
-        "lower",
-        "CIE dE00",
-        "mean CIEDE2000 over pixels",
-        "kL = kC = kH = 1, predicted L*a*b* without gamut clipping",
-    ),
-    "colorfulness_pred": MetricInfo(
-        "higher",
-        "CF (0-255 RGB)",
-        "colorfulness of the prediction",
-        "Hasler-Suesstrunk 2003, signed rg/yb, population std",
-        ranked=False,
-    ),
-    "colorfulness_true": MetricInfo(
-        "higher",
-        "CF (0-255 RGB)",
-        "colorfulness of the ground truth",
-        "Hasler-Suesstrunk 2003, signed rg/yb, population std",
-        ranked=False,
-    ),
-    "dcf": MetricInfo(
-        "lower",
-        "CF (0-255 RGB)",
-        "|CF(pred) - CF(true)| per image",
-        "Hasler-Suesstrunk 2003, signed rg/yb, population std",
-    ),
-    "auc": MetricInfo(
-        "higher",
-        "1",
-        "AuC of the share of pixels with a*b* L2 error <= t",
-        "Zhang et al. 2016, mean over integer t = 0..150 (151 thresholds), in [0, 1]",
-    ),
-}
-METRIC_VARIANTS: dict[str, str] = {name: info.variant for name, info in METRICS.items()}
 
 
 def _check(x: torch.Tensor, name: str, channels: int) -> None:
@@ -257,37 +189,6 @@ def auc(ab_pred: torch.Tensor, ab_true: torch.Tensor, max_threshold: int = AUC_M
     n_thresholds = max_threshold + 1
     hits = (n_thresholds - torch.ceil(err)).clamp(min=0.0, max=n_thresholds)
     return hits.mean(dim=1) / n_thresholds
-
-
-@torch.no_grad()
-def image_metrics(
-    l_norm: torch.Tensor, ab_pred: torch.Tensor, ab_true: torch.Tensor
-) -> dict[str, torch.Tensor]:
-    """Every metric of :data:`METRICS` per image, as float32 tensors of shape (N,) on the input device.
-
-    ``l_norm`` (N, 1, H, W) in [-1, 1]; ``ab_pred``, ``ab_true`` (N, 2, H, W) normalised (ab / 110).
-    """
-    _check(l_norm, "l_norm", 1)
-    _check_pair(ab_pred, ab_true, "ab_pred,ab_true", 2)
-    if l_norm.shape[0] != ab_pred.shape[0] or l_norm.shape[-2:] != ab_pred.shape[-2:]:
-        raise ValueError(f"l_norm {tuple(l_norm.shape)} does not match ab {tuple(ab_pred.shape)}")
-    # Autocast may hand over bf16; every metric is defined in float32.
-    l_norm, ab_pred, ab_true = l_norm.float(), ab_pred.float(), ab_true.float()
-    rgb_pred = normalized_to_rgb(l_norm, ab_pred)
-    rgb_true = normalized_to_rgb(l_norm, ab_true)
-    de00 = ciede2000(denormalize_lab(l_norm, ab_pred), denormalize_lab(l_norm, ab_true))
-    cf_pred = colorfulness(rgb_pred)
-    cf_true = colorfulness(rgb_true)
-    return {
-        "l1_ab": l1_ab(ab_pred, ab_true),
-        "psnr": psnr(rgb_pred, rgb_true),
-        "ssim": ssim(rgb_pred, rgb_true),
-        "ciede2000": de00.flatten(1).mean(dim=1),
-        "colorfulness_pred": cf_pred,
-        "colorfulness_true": cf_true,
-        "dcf": (cf_pred - cf_true).abs(),
-        "auc": auc(denormalize_ab(ab_pred), denormalize_ab(ab_true)),
-    }
 
 
 class MeanAccumulator:

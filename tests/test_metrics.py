@@ -10,15 +10,13 @@ from skimage import data as skdata
 from skimage import metrics as skmetrics
 
 from colorbench.color import normalize_lab, normalized_to_rgb
+from colorbench.measures import image_metrics, metric_measures
 from colorbench.metrics import (
-    METRIC_VARIANTS,
-    METRICS,
     PSNR_CAP_DB,
     MeanAccumulator,
     auc,
     ciede2000,
     colorfulness,
-    image_metrics,
     l1_ab,
     psnr,
     ssim,
@@ -279,6 +277,8 @@ def test_l1_ab():
 def test_image_metrics_table_dtype_and_shapes():
     l_norm, ab = _batch("astronaut", "coffee")
     m = image_metrics(l_norm.bfloat16(), ab.bfloat16().flip(0), ab.bfloat16())
+    METRICS = {d.name: d for d in metric_measures()}  # the declarations (colorbench.measures)
+    METRIC_VARIANTS = {name: d.variant for name, d in METRICS.items()}
     assert set(m) == set(METRICS) == set(METRIC_VARIANTS)
     assert all(v.shape == (2,) and v.dtype == torch.float32 for v in m.values())
     assert all(torch.isfinite(v).all() for v in m.values())

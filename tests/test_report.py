@@ -249,9 +249,14 @@ def test_odd_store_renders_in_every_format(odd, tmp_path):
 def test_csv_report_holds_the_raw_aggregates(full_store, tmp_path):
     write_report(build_report(full_store, "full", with_figures=False), "csv", tmp_path / "r.csv")
     frame = pd.read_csv(tmp_path / "r.csv")
-    table = frame[~frame["setting"].isin(["note", "verdict"])]
+    table = frame[~frame["setting"].isin(["note", "verdict", "measure"])]
     default = table[table["setting"] == "default"].iloc[0]
     assert default["loss_G_mean"] == pytest.approx(12.0) and default["loss_G_std"] == pytest.approx(0.012)
+    # Last, one row per loss or metric column says what it is (from its declaration).
+    described = frame[frame["setting"] == "measure"].set_index("label")["note"]
+    assert described["CIEDE2000"] == "ciede2000: CIEDE2000 [CIE dE00], lower is better"
+    assert described["CF"].endswith("not ranked (a description, not a score)")
+    assert frame["setting"].tolist()[-len(described) :] == ["measure"] * len(described)
     assert default["n_seeds"] == 3 and table["label"].tolist() == [*TABLE_ORDER, "Gray (ab = 0)"]
     assert table.loc[table["setting"] == "gray", "psnr_mean"].item() == pytest.approx(GRAY["psnr"])
 

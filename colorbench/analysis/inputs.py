@@ -11,26 +11,44 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from colorbench.metrics import METRICS
+from colorbench.measures import (
+    IMAGE,
+    LOSS,
+    METRIC,
+    default_verdict,
+    find_measure,
+    loss_measures,
+    metric_measures,
+)
 
 BASELINE = "default"  # the id of the setting every other setting is compared with
-LOSS_COLUMNS = ("loss_G_GAN", "loss_G_L1", "loss_G")  # run level, lower is better
+# The study's losses (run level, lower is better) and the default verdict measures, as declared.
+LOSS_COLUMNS = tuple(m.name for m in loss_measures() if m.table)
+DEFAULT_METRIC = default_verdict(METRIC)
+DEFAULT_LOSS = default_verdict(LOSS)
 IMAGE_KEY = ("generator", "setting", "seed", "image_id")
 RUN_KEY = ("generator", "setting", "seed")
 
 
 def ranked(columns) -> list[str]:
     """The columns where one value is better than another (not colourfulness: a description)."""
-    return [c for c in columns if c not in METRICS or METRICS[c].ranked]
+    declared = {m.name: m for m in metric_measures()}
+    return [c for c in columns if c not in declared or declared[c].ranked]
 
 
 def direction(column: str) -> str:
-    """ "lower" or "higher": which way a metric or loss column is better."""
-    if column in METRICS:
-        return METRICS[column].direction
-    if column in LOSS_COLUMNS:
-        return "lower"
-    raise ValueError(f"unknown column {column!r}: neither a metric of colorbench.metrics nor a loss")
+    """ "lower" or "higher": which way a metric or loss column is better (as declared)."""
+    measure = find_measure(column)
+    if measure is None:
+        raise ValueError(
+            f"unknown column {column!r}: neither a declared metric nor a loss (colorbench.measures)"
+        )
+    return measure.direction
+
+
+def image_metric_names() -> tuple[str, ...]:
+    """The per-image metrics a per_image frame may hold (every usable declared one)."""
+    return tuple(m.name for m in metric_measures() if m.scope == IMAGE)
 
 
 @dataclass(frozen=True)
@@ -160,7 +178,7 @@ def image_tables(
 ) -> list[ImageTable]:
     """One :class:`ImageTable` per generator (in order of appearance), gray aligned by image_id."""
     frame = _check_frame(per_image, "per_image", (*IMAGE_KEY, "factor")).reset_index(drop=True)
-    columns = _value_columns(frame, "per_image", tuple(METRICS), metrics)
+    columns = _value_columns(frame, "per_image", image_metric_names(), metrics)
     values = _finite(frame, "per_image", columns)
     seeds = _seeds(frame, "per_image")
     frame = frame.assign(image_id=frame["image_id"].astype(str), generator=frame["generator"].astype(str))

@@ -9,8 +9,8 @@ import pandas as pd
 
 from colorbench.analysis import effects, marks, verdict
 from colorbench.analysis.effects import N_BOOT
-from colorbench.analysis.inputs import ranked
-from colorbench.metrics import METRICS
+from colorbench.analysis.inputs import DEFAULT_LOSS, DEFAULT_METRIC, ranked
+from colorbench.measures import find_measure
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,8 @@ def analyze(
     *,
     metrics: Sequence[str] | None = None,
     losses: Sequence[str] | None = None,
-    verdict_metric: str = "ciede2000",
-    verdict_loss: str = "loss_G",
+    verdict_metric: str = DEFAULT_METRIC,
+    verdict_loss: str = DEFAULT_LOSS,
     claim: Sequence[str] = verdict.STUDY_CLAIM,
     n_boot: int = N_BOOT,
     seed: int = 0,
@@ -50,7 +50,7 @@ def analyze(
         columns = contrasts.table.layout.columns
         if verdict_metric not in columns:
             raise ValueError(f"per_image: no column {verdict_metric!r} for the claim's verdict")
-        if not METRICS[verdict_metric].ranked:
+        if not find_measure(verdict_metric).ranked:
             raise ValueError(f"{verdict_metric!r} is not ranked (a description, not a score): no verdict")
         image_rows += effects.default_rows(contrasts)
         gray_rows += effects.gray_rows(contrasts)

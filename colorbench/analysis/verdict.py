@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from colorbench.analysis.effects import N_BOOT, ImageContrasts, RunContrasts, image_contrasts, run_contrasts
+from colorbench.analysis.inputs import DEFAULT_LOSS, DEFAULT_METRIC
 from colorbench.factors import factor_title
 
 STUDY_CLAIM = ("init", "batch", "layers", "lr")  # most to least influential, as the study concluded
@@ -168,7 +169,7 @@ def _verdict(contrasts, column: str, claim: Sequence[str]) -> ClaimVerdict:
 def claim_verdicts(
     per_image: pd.DataFrame,
     *,
-    metric: str = "ciede2000",
+    metric: str = DEFAULT_METRIC,
     claim: Sequence[str] = STUDY_CLAIM,
     n_boot: int = N_BOOT,
     seed: int = 0,
@@ -183,7 +184,7 @@ def claim_verdicts(
 def loss_verdicts(
     runs: pd.DataFrame,
     *,
-    loss: str = "loss_G",
+    loss: str = DEFAULT_LOSS,
     claim: Sequence[str] = STUDY_CLAIM,
     n_boot: int = N_BOOT,
     seed: int = 0,

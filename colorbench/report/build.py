@@ -16,27 +16,39 @@ from typing import Any
 import pandas as pd
 
 from colorbench.analysis import Analysis, analyze, verdict_sentence
+from colorbench.analysis.inputs import DEFAULT_METRIC, LOSS_COLUMNS
 from colorbench.errors import ColorbenchError
-from colorbench.metrics import METRICS
+from colorbench.measures import metric_measures
 from colorbench.report import notes as report_notes
 from colorbench.report.effects import EffectsTable, build_effects
 from colorbench.report.protocol import ProtocolItem, protocol, scale_phrase
 from colorbench.report.tables import (
-    COLUMNS,
     INTERVALS,
     Column,
     Table,
     apply_analysis,
     build_table,
     seeds_phrase,
+    table_columns,
 )
 from colorbench.store.per_image import load_gray, load_per_image
 from colorbench.store.reader import load_runs, load_study, store_root
 from colorbench.store.status import Status
 
-VAL_METRICS = ("l1_ab", "psnr", "ssim", "ciede2000", "colorfulness_pred", "dcf", "auc")
-RANKED_VAL_METRICS = tuple(m for m in VAL_METRICS if METRICS[m].ranked)  # a verdict needs a "better"
-DEFAULT_VERDICT_METRIC = "ciede2000"
+DEFAULT_VERDICT_METRIC = DEFAULT_METRIC
+
+
+def val_metrics() -> tuple[str, ...]:
+    """The per-image val metrics the tables show and the statistics compare (as declared)."""
+    return tuple(m.name for m in metric_measures() if m.table and m.per_image)
+
+
+def ranked_val_metrics() -> tuple[str, ...]:
+    """Those a verdict can use: a verdict needs a "better"."""
+    ranked = {m.name for m in metric_measures() if m.ranked}
+    return tuple(m for m in val_metrics() if m in ranked)
+
+
 N_BOOT = 2000
 
 
@@ -73,7 +85,7 @@ class Report:
     interval_text: str
     seeds_text: str
     scale_text: str
-    columns: tuple[Column, ...] = COLUMNS
+    columns: tuple[Column, ...] = field(default_factory=table_columns)
     figures: list[Figure] = field(default_factory=list)  # figures of the whole study (forest plot)
     analysis: Analysis | None = None
     analysis_seconds: float = 0.0
@@ -97,13 +109,13 @@ def _description(study: dict[str, Any], runs: pd.DataFrame, generator: str) -> s
 
 def _analysis_inputs(runs: pd.DataFrame, per_image: pd.DataFrame, gray: pd.DataFrame):
     """(per_image, gray, runs) in colorbench.analysis' schemas, one data split per generator."""
-    metrics = [m for m in VAL_METRICS if m in per_image.columns]
+    metrics = [m for m in val_metrics() if m in per_image.columns]
     image_frame = per_image[
         ["generator", "setting", "label", "factor", "seed", "image_id", "data_key", *metrics]
     ]
     image_frame = image_frame.assign(factor=image_frame["factor"].where(image_frame["factor"].notna(), None))
     done = runs[runs["status"] == Status.COMPLETED.value]
-    losses = [c for c in ("loss_G_GAN", "loss_G_L1", "loss_G") if c in done.columns]
+    losses = [c for c in LOSS_COLUMNS if c in done.columns]
     run_frame = done[["generator", "setting", "label", "factor", "seed", *losses]].dropna(subset=losses)
     run_frame = run_frame.assign(factor=run_frame["factor"].where(run_frame["factor"].notna(), None))
     return image_frame, gray, run_frame, metrics
@@ -166,7 +178,7 @@ def _headline(analysis: Analysis, generator: str, metric: str, scale: str) -> st
     main = by_metric.get(metric)
     if main is None:
         return None
-    label = {c.key: c.label for c in COLUMNS}
+    label = {c.key: c.label for c in table_columns()}
     others = ", ".join(f"{label.get(m, m)} {r.n_better}" for m, r in by_metric.items() if m != metric)
     return (
         f"{main.n_better} of {main.n_settings} {generator} settings beat gray on {label.get(metric, metric)} "
@@ -195,8 +207,9 @@ def build_report(
     """Read one study from the store at ``out_dir`` and assemble its report (nothing is written)."""
     if interval not in INTERVALS:
         raise ColorbenchError(f"unknown interval {interval!r}; choose from {', '.join(INTERVALS)}")
-    if verdict_metric not in RANKED_VAL_METRICS:
-        raise ColorbenchError(f"--metric {verdict_metric!r}: choose one of {', '.join(RANKED_VAL_METRICS)}")
+    if verdict_metric not in ranked_val_metrics():
+        choices = ", ".join(ranked_val_metrics())
+        raise ColorbenchError(f"--metric {verdict_metric!r}: choose one of {choices}")
     root = store_root(out_dir)
     record = load_study(root, study).to_dict()
     runs = load_runs(root, [study])
@@ -267,7 +280,7 @@ def aggregated_frame(report: Report) -> pd.DataFrame:
                 "precision": row.precision,  # as the completed runs resolved it
                 "note": row.note,
             }
-            for column in COLUMNS:
+            for column in report.columns:
                 cell = row.cells.get(column.key)
                 stat = cell.stat if cell else None
                 out[f"{column.key}_mean"] = stat.mean if stat else None
@@ -294,6 +307,19 @@ def aggregated_frame(report: Report) -> pd.DataFrame:
                     "generator": section.generator,
                     "setting": "verdict",
                     "note": sentence,
+                }
+            )
+    # Last, what each measure column is, from its declaration: label, unit and which way is better.
+    for column in report.columns:
+        if column.measure is not None:
+            m = column.measure
+            extra.append(
+                {
+                    "study": report.study.get("name"),
+                    "generator": "",
+                    "setting": "measure",
+                    "label": m.label,
+                    "note": f"{m.name}: {m.label} [{m.unit}], {m.reading}",
                 }
             )
     return pd.concat([frame, pd.DataFrame(extra)], ignore_index=True) if extra else frame

@@ -103,16 +103,16 @@ def results_command(
 )
 @click.option(
     "--metric",
-    default="ciede2000",
-    show_default=True,
-    help="The val metric of the claim's verdict, the image grids and the curves.",
+    default=None,
+    help="The val metric of the claim's verdict, the image grids and the curves (a ranked per-image "
+    "metric; default: the one declared as the default verdict; colorbench metrics lists them).",
 )
 @click.option(
     "--columns",
     default=None,
     metavar="KEY,KEY",
-    help="Table columns, in order (parameters, train_minutes, loss_G_GAN, loss_G_L1, loss_G, l1_ab, psnr, "
-    "ssim, ciede2000, colorfulness_pred, dcf, auc). Default: all; LaTeX fragments: a selection that fits "
+    help="Table columns, in order: parameters, train_minutes, or the name of a loss or metric shown in "
+    "tables (colorbench metrics lists them). Default: all; LaTeX fragments: a selection that fits "
     "a page width.",
 )
 @click.option(
@@ -159,6 +159,10 @@ def report_command(
             f"-o names one file but {len(names)} studies were selected; pick one with --study"
         )
     keys = [k.strip() for k in columns.split(",") if k.strip()] if columns else None
+    if metric is None:
+        from colorbench.analysis.inputs import DEFAULT_METRIC
+
+        metric = DEFAULT_METRIC
     asked = [i.strip() for i in images.split(",") if i.strip()] if images else []
     for name in names:
         if not studies and len(names) > 1:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from colorbench.metrics import METRICS
+from colorbench.measures import get_measure, loss_measures
 from colorbench.store import RunDirectory, Status
 from colorbench.store.reader import GRAY_PREFIX
 
@@ -32,11 +32,10 @@ def read_history(run_dir: str | Path) -> pd.DataFrame:
 
 
 def _panels(metric: str) -> list[tuple[str, str, str]]:
-    info = METRICS[metric]
+    info = get_measure(metric)
+    losses = sorted((m for m in loss_measures() if m.curve), key=lambda m: m.curve)
     return [
-        ("loss_G_GAN", "Loss G GAN", "BCE"),
-        ("loss_D", "Loss D", "BCE"),
-        ("loss_G_L1", "Loss G L1", "100 x L1 (ab/110)"),
+        *((m.name, m.label, m.unit) for m in losses),
         (metric, f"val {metric} {'↓' if info.direction == 'lower' else '↑'}", info.unit),
     ]
 
@@ -50,12 +49,16 @@ def _robust_range(values: list[float]) -> tuple[float, float] | None:
     return low - pad, high + pad
 
 
-def training_curves(runs: pd.DataFrame, metric: str = "ciede2000", image_format: str = "png") -> bytes | None:
+def training_curves(runs: pd.DataFrame, metric: str | None = None, image_format: str = "png") -> bytes | None:
     """The curves figure of one generator of one study (load_runs' rows), or None without history."""
     import matplotlib as mpl
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
+    if metric is None:
+        from colorbench.analysis.inputs import DEFAULT_METRIC
+
+        metric = DEFAULT_METRIC
     panels = _panels(metric)
     settings = []
     for _, group in runs.groupby("order", sort=True):

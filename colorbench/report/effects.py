@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from colorbench.report.tables import COLUMN_BY_KEY, Table
+from colorbench.report.tables import Table
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def build_effects(analysis, generator: str, table: Table) -> EffectsTable | None
         cells = {
             e.metric: EffectCell(float(e.estimate), _number(e.low), _number(e.high), str(e.basis))
             for e in mine.itertuples(index=False)
-            if e.metric in COLUMN_BY_KEY
+            if e.metric in table.decimals  # a column of the table
         }
         rows.append(EffectsRow(row.setting, row.label, cells))
     bases = []  # "training losses: over seeds", "val metrics: over seeds and images"

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from colorbench.metrics import METRICS
+from colorbench.measures import get_measure, metric_measures
 from colorbench.report.curves import training_curves
 from colorbench.report.forest import forest_plot
 from colorbench.report.grids import image_grid
 from colorbench.store.per_image import load_gray
 
-FOREST_METRICS = ("l1_ab", "psnr", "ciede2000", "colorfulness_pred")
+
+def forest_metrics() -> tuple[str, ...]:
+    """The metrics the forest plot shows besides the report's own (declared ``forest``)."""
+    return tuple(m.name for m in metric_measures() if m.forest)
 
 
 def add_figures(report, root: Path, metric: str, images: list[str]) -> None:
@@ -20,7 +23,7 @@ def add_figures(report, root: Path, metric: str, images: list[str]) -> None:
     analysis = report.analysis
     if analysis is not None and not analysis.effects.empty:
         metrics = [
-            m for m in dict.fromkeys((metric, *FOREST_METRICS)) if m in set(analysis.effects["metric"])
+            m for m in dict.fromkeys((metric, *forest_metrics())) if m in set(analysis.effects["metric"])
         ]
         png = forest_plot(analysis.effects, analysis.gray_effects, metrics)
         report.figures.append(
@@ -34,7 +37,7 @@ def add_figures(report, root: Path, metric: str, images: list[str]) -> None:
         )
     keys = report.per_image["data_key"] if "data_key" in report.per_image else []
     gray, _ = load_gray(root, keys)
-    direction = METRICS[metric].direction
+    direction = get_measure(metric).direction
     for section in report.sections:
         runs = report.runs[report.runs["generator"] == section.generator]
         mine = report.per_image[report.per_image["generator"] == section.generator]

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from colorbench.metrics import METRICS
+from colorbench.measures import find_measure
 
 FONT_PT = 7.5
 ROW_IN = 0.2  # inches per setting
@@ -94,7 +94,7 @@ def _panel(ax, rows: pd.DataFrame, labels: list[str], gray: tuple[float, float, 
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_ylim(-0.6, len(labels) - 0.4 + headroom)
     ax.set_yticks(y, labels)
-    info = METRICS.get(metric)
+    info = find_measure(metric)
     # Short enough for four panels in 7 inches; the metric is the title, "- Default" the row's title.
     unit = "no unit" if info is None or info.unit == "1" else info.unit
     ax.set_xlabel(f"{unit}\n{info.reading if info.ranked else 'not ranked'}" if info else metric)

@@ -51,8 +51,10 @@ def _font(size: int = FONT_PX):
 
 
 def _caption_value(metric: str, value: float) -> str:
-    short = {"ciede2000": "ΔE00", "l1_ab": "L1", "psnr": "PSNR", "ssim": "SSIM", "auc": "AuC", "dcf": "|ΔCF|"}
-    return f"{short.get(metric, metric)} {value:.3g}" if metric != "ciede2000" else f"ΔE00 {value:.1f}"
+    from colorbench.measures import find_measure
+
+    measure = find_measure(metric)  # its short label and number format, as declared
+    return measure.caption(value) if measure is not None else f"{metric} {value:.3g}"
 
 
 def _default_runs(runs: pd.DataFrame) -> pd.DataFrame:

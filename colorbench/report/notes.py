@@ -124,8 +124,23 @@ def study_notes(runs, record, tables, scale: str, seeds: str, analysis) -> list[
             "No per-image metrics: no intervals, no marks and no verdicts "
             "(best and gray comparisons need them)."
         )
-    notes += _not_run(runs) + _units(runs) + _precision(runs)
+    notes += _not_run(runs) + _units(runs) + _precision(runs) + _not_computed(runs)
     return notes
+
+
+def _not_computed(runs: pd.DataFrame) -> list[str]:
+    """One note per metric and reason: its cells are empty because it was not computed, and why."""
+    if "not_computed" not in runs.columns:
+        return []
+    lines: dict[str, None] = {}
+    for text in runs["not_computed"].dropna():
+        try:
+            missing = json.loads(text)
+        except (TypeError, json.JSONDecodeError):
+            continue
+        for name, reason in missing.items() if isinstance(missing, dict) else ():
+            lines.setdefault(f"{name} not computed: {reason}", None)
+    return list(lines)
 
 
 def store_notes(problems: Sequence[str]) -> list[str]:

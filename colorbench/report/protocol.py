@@ -1,7 +1,8 @@
 """The protocol block: what the numbers were measured on and how, so a reader knows what they mean.
 
 Every entry is read from the store (the study record, each run's records) and
-from :data:`colorbench.metrics.METRICS`; where runs differ (two devices, say) every value is listed.
+from the metrics' declarations (:mod:`colorbench.measures`); where runs differ (two devices,
+say) every value is listed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from colorbench.metrics import METRICS
+from colorbench.measures import metric_measures
 from colorbench.report.notes import scale_note
 from colorbench.report.tables import INTERVALS, LOSS_NOTE
 from colorbench.store import Status
@@ -204,8 +205,8 @@ def protocol(record: dict[str, Any], runs: pd.DataFrame, interval: str) -> list[
         ),
     ]
     items += [
-        (f"Metric {name}", f"{info.description}; {info.unit}; {info.reading}; {info.variant}")
-        for name, info in METRICS.items()
+        (f"Metric {info.name}", f"{info.description}; {info.unit}; {info.reading}; {info.variant}")
+        for info in metric_measures()
     ]
     return [ProtocolItem(name, value) for name, value in items]
 

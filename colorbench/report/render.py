@@ -27,11 +27,11 @@ from colorbench.report.build import Report, aggregated_frame
 from colorbench.report.effects import EffectCell
 from colorbench.report.tables import (
     ARROWS,
-    DEFAULT_TEX_COLUMNS,
     TEX_ARROWS,
     Cell,
     Row,
     Table,
+    default_tex_columns,
     select_columns,
 )
 
@@ -295,8 +295,8 @@ def write_report(
 ) -> list[Path]:
     """Write ``report`` in ``fmt`` to ``output`` (figures and TeX fragments beside it); returns the paths.
 
-    ``columns``: the table's columns (keys of :data:`~colorbench.report.tables.COLUMNS`); default all,
-    for LaTeX a selection that fits a page width (``DEFAULT_TEX_COLUMNS``).
+    ``columns``: the table's columns (keys of :func:`~colorbench.report.tables.table_columns`); default
+    all, for LaTeX a selection that fits a page width (:func:`~colorbench.report.tables.default_tex_columns`).
     """
     if fmt not in FORMATS:
         raise ColorbenchError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -327,7 +327,7 @@ def write_report(
     context = {
         "report": report,
         "interval": report.interval,
-        "columns": select_columns(columns or (DEFAULT_TEX_COLUMNS if fmt == "latex" else None)),
+        "columns": select_columns(columns or (default_tex_columns() if fmt == "latex" else None)),
         "table_float": tex_float,
     }
     if fmt == "latex":

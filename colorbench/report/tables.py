@@ -1,7 +1,8 @@
 """The study's table per generator: seeds aggregated per setting, marks that only the data can earn.
 
 Rows follow :func:`colorbench.store.reader.load_runs`' ``order`` (Default, learning rate, batch
-size, init, depth); columns are :data:`COLUMNS` (``--columns`` picks some). A cell holds the mean
+size, init, depth); columns are :func:`table_columns`: two information columns, then every declared
+loss and metric shown in tables (:mod:`colorbench.measures`; ``--columns`` picks some). A cell holds the mean
 over the seeds whose run completed, its spread (sample standard deviation, or the half-width of a
 95% t interval) and n. Two marks come from :mod:`colorbench.analysis`, never from the means alone:
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from colorbench.metrics import METRICS
+from colorbench.measures import METRIC, Measure, loss_measures, metric_measures
 from colorbench.store.reader import GRAY_PREFIX
 from colorbench.store.status import Status
 
@@ -43,43 +44,62 @@ class Column:
     direction: str  # "lower" or "higher" is better; "" for information columns
     unit: str
     kind: str  # "info", "loss" (training) or "metric" (val)
+    measure: Measure | None = None  # the declaration behind a loss or metric column
 
 
-def _metric(key: str, label: str, tex: str) -> Column:
-    info = METRICS[key]
-    return Column(key, label, tex, info.direction if info.ranked else "", info.unit, "metric")
+def measure_column(measure: Measure) -> Column:
+    """A loss's or metric's column, all from its declaration (unranked: no direction shown)."""
+    direction = measure.direction if measure.ranked else ""
+    return Column(
+        measure.name, measure.label, measure.tex_label, direction, measure.unit, measure.kind, measure
+    )
 
 
-COLUMNS: tuple[Column, ...] = (
+INFO_COLUMNS: tuple[Column, ...] = (
     Column("parameters", "Params (M)", "Params (M)", "", "", "info"),
     Column("train_minutes", "Train (min)", "Train (min)", "", "", "info"),
-    Column("loss_G_GAN", "Loss G GAN", "Loss G GAN", "lower", "BCE", "loss"),
-    Column("loss_G_L1", "Loss G L1", "Loss G L1", "lower", "100 x L1 (ab/110)", "loss"),
-    Column("loss_G", "Loss G", "Loss G", "lower", "BCE + 100 x L1", "loss"),
-    _metric("l1_ab", "L1", "L1"),
-    _metric("psnr", "PSNR", "PSNR"),
-    _metric("ssim", "SSIM", "SSIM"),
-    _metric("ciede2000", "CIEDE2000", "CIEDE2000"),
-    _metric("colorfulness_pred", "CF", "CF"),
-    _metric("dcf", "|ΔCF|", r"$|\Delta\mathrm{CF}|$"),
-    _metric("auc", "AuC", "AuC"),
 )
-COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
-DEFAULT_TEX_COLUMNS = ("loss_G", "l1_ab", "psnr", "ssim", "ciede2000", "colorfulness_pred", "auc")
+
+
+def table_columns() -> tuple[Column, ...]:
+    """Every table column: information, the study's losses, then every val metric shown in tables."""
+    shown = [m for m in (*loss_measures(), *metric_measures()) if m.table]
+    return (*INFO_COLUMNS, *(measure_column(m) for m in shown))
+
+
+def default_tex_columns() -> tuple[str, ...]:
+    """The LaTeX selection that fits a page width: the measures declared ``tex_default``."""
+    return tuple(c.key for c in table_columns() if c.measure is not None and c.measure.tex_default)
+
+
+def __getattr__(name: str):
+    # COLUMNS / COLUMN_BY_KEY / DEFAULT_TEX_COLUMNS: read from the declarations when asked, so a
+    # metric plugin installed into a running process (and refreshed) shows up.
+    if name == "COLUMNS":
+        return table_columns()
+    if name == "COLUMN_BY_KEY":
+        return {c.key: c for c in table_columns()}
+    if name == "DEFAULT_TEX_COLUMNS":
+        return default_tex_columns()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 ARROWS = {"lower": "↓", "higher": "↑", "": ""}
 TEX_ARROWS = {"lower": r"$\downarrow$", "higher": r"$\uparrow$", "": ""}
 
 
 def select_columns(keys: Sequence[str] | None) -> tuple[Column, ...]:
     """The columns named by ``--columns`` (in that order), or all of them."""
+    columns = table_columns()
     if not keys:
-        return COLUMNS
-    unknown = [k for k in keys if k not in COLUMN_BY_KEY]
+        return columns
+    by_key = {c.key: c for c in columns}
+    unknown = [k for k in keys if k not in by_key]
     if unknown:
         from colorbench.errors import ColorbenchError
 
-        raise ColorbenchError(f"unknown column {unknown[0]!r}; columns: {', '.join(COLUMN_BY_KEY)}")
-    return tuple(COLUMN_BY_KEY[k] for k in dict.fromkeys(keys))
+        raise ColorbenchError(f"unknown column {unknown[0]!r}; columns: {', '.join(by_key)}")
+    return tuple(by_key[k] for k in dict.fromkeys(keys))
 
 
 @dataclass(frozen=True)
@@ -174,10 +194,10 @@ def _values(done: pd.DataFrame, key: str) -> list:
     return done[key].tolist() if key in done.columns else []
 
 
-def _row(group: pd.DataFrame) -> Row:
+def _row(group: pd.DataFrame, columns: Sequence[Column]) -> Row:
     first = group.iloc[0]
     done = group[group["status"] == Status.COMPLETED.value]
-    cells = {c.key: Cell(aggregate(_values(done, c.key))) for c in COLUMNS}
+    cells = {c.key: Cell(aggregate(_values(done, c.key))) for c in columns}
     return Row(
         setting=str(first["setting"]),
         label=str(first["label"]),
@@ -207,12 +227,12 @@ def _mark_mixed_precision(rows: list[Row]) -> None:
             row.note = "; ".join(p for p in (row.note, f"precision {row.precision}") if p)
 
 
-def _gray_row(frame: pd.DataFrame) -> Row | None:
+def _gray_row(frame: pd.DataFrame, columns: Sequence[Column]) -> Row | None:
     """The grey baseline (ab = 0) on the same val split, from the runs that measured it."""
     cells = {}
-    for column in COLUMNS:
+    for column in columns:
         key = GRAY_PREFIX + column.key
-        values = frame[key].tolist() if column.kind == "metric" and key in frame.columns else []
+        values = frame[key].tolist() if column.kind == METRIC and key in frame.columns else []
         stat = aggregate(values)
         # Every run sees the same val split, so there is no spread: show the value alone.
         cells[column.key] = Cell(Stat(stat.mean, None, None, 1) if stat.n else stat)
@@ -233,7 +253,7 @@ def apply_analysis(table: Table, marks: Sequence, gray_effects: pd.DataFrame | N
     """Bold what :mod:`colorbench.analysis` marks best; sign what beats or trails gray; note ties."""
     by_setting = {row.setting: row for row in table.rows}
     for mark in marks:
-        if mark.generator != table.generator or mark.column not in COLUMN_BY_KEY:
+        if mark.generator != table.generator or mark.column not in table.decimals:
             continue
         names = [by_setting[s].label if s in by_setting else s for s in mark.tied]
         if mark.status == "best" and mark.setting in by_setting and by_setting[mark.setting].cells:
@@ -262,13 +282,16 @@ def build_table(runs: pd.DataFrame, generator: str) -> Table | None:
     mine = runs[runs["generator"] == generator]
     if mine.empty:
         return None
-    rows = [_row(g) for _, g in mine.groupby("order", sort=True)]
+    columns = table_columns()
+    rows = [_row(g, columns) for _, g in mine.groupby("order", sort=True)]
     _mark_mixed_precision(rows)
-    gray = _gray_row(mine)
+    gray = _gray_row(mine, columns)
     every = [*rows, *([gray] if gray else [])]
-    decimals = {c.key: decimals_for([r.cells[c.key].stat.mean for r in every if r.cells]) for c in COLUMNS}
+    decimals = {c.key: decimals_for([r.cells[c.key].stat.mean for r in every if r.cells]) for c in columns}
     decimals["parameters"] = 2
-    truth = mine["colorfulness_true"].dropna() if "colorfulness_true" in mine.columns else pd.Series([])
+    # The truth's colourfulness is the same for every setting: stated once, in the caption.
+    reference = next((m.name for m in metric_measures() if m.truth_reference), None)
+    truth = mine[reference].dropna() if reference in mine.columns else pd.Series([])
     return Table(
         generator, rows, gray, decimals, truth_colorfulness=float(truth.mean()) if len(truth) else None
     )

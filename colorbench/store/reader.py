@@ -25,7 +25,6 @@ from colorbench.store.status import Status
 from colorbench.store.store import Store
 from colorbench.store.studies import STUDIES
 
-LOSS_KEYS = ("loss_D_fake", "loss_D_real", "loss_D", "loss_G_GAN", "loss_G_L1", "loss_G")
 GRAY_PREFIX = "gray_"  # columns of the grey (ab = 0) baseline on the same val split
 VERSION_PREFIX = "version_"
 FIRST_COLUMNS = [
@@ -149,6 +148,10 @@ def _run_row(study: StudyRecord, entry: dict, setting: dict, store: Store) -> di
         row[key] = getattr(summary, key) or row.get(key)
     row.update(_numbers(summary.final_train))
     row.update(_numbers(summary.final_val))
+    # Declared metrics this run could not compute (an unmet need), and why: {name: reason} as JSON.
+    not_computed = summary.extra.get("not_computed")
+    if isinstance(not_computed, dict) and not_computed:
+        row["not_computed"] = json.dumps({str(k): str(v) for k, v in not_computed.items()})
     row.update(_numbers(summary.baseline_gray, GRAY_PREFIX))
     row.update({VERSION_PREFIX + k: v for k, v in summary.versions.items()})
     row["samples"] = ",".join(summary.samples) if summary.samples else None

@@ -31,11 +31,11 @@ def ensure_gray_baseline(
     baseline = store.baseline(data.key)
     record = baseline.read_record()
     n = min(num_samples, int(data.val_l.shape[0]))
-    if record is not None and len(record.get("samples", [])) >= 2 * n:
+    if _complete(record, n):
         return record["means"]
     with baseline.lock():
         record = baseline.read_record()
-        if record is not None and len(record.get("samples", [])) >= 2 * n:
+        if _complete(record, n):
             return record["means"]
         from colorbench.models import get_generator
 
@@ -55,6 +55,18 @@ def ensure_gray_baseline(
         frame = pd.DataFrame({"image_id": image_ids, **result.per_image})
         baseline.write(result.means, frame, image_ids, _sample_pngs(data, n))
         return result.means
+
+
+def _complete(record: dict | None, n: int) -> bool:
+    """The stored baseline has the samples asked for and every per-image metric computable here
+    (a metric plugin installed since it was computed makes it compute again)."""
+    from colorbench.measures import image_measures
+    from colorbench.training.evaluation import computable
+
+    if record is None or len(record.get("samples", [])) < 2 * n:
+        return False
+    measures, _ = computable(image_measures())
+    return all(m.name in (record.get("means") or {}) for m in measures)
 
 
 def _sample_pngs(data: PreparedData, n: int) -> dict[tuple[int, str], bytes]:

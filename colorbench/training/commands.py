@@ -79,7 +79,10 @@ def train_command(
     summary = train_run(resolved.spec, options, run, cache_dir=cache_dir)
     final = summary.final_val or {}
     base = summary.baseline_gray or {}
-    for name in ("l1_ab", "psnr", "ssim", "ciede2000", "dcf", "auc"):
-        if name in final:
+    from colorbench.measures import metric_measures
+
+    for measure in metric_measures():
+        name = measure.name
+        if measure.console and name in final:
             click.echo(f"  {name:10s} {final[name]:10.4f}   (gray {base.get(name, float('nan')):.4f})")
     click.echo(f"run directory: {run.path}")

@@ -12,12 +12,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from colorbench.metrics import MeanAccumulator, image_metrics
+from colorbench.measures import MeasureSet, SetValue, image_measures, image_metrics
+from colorbench.metrics import MeanAccumulator
 from colorbench.training.objective import GANLoss, pix2pix_losses
 
 
@@ -25,6 +26,19 @@ from colorbench.training.objective import GANLoss, pix2pix_losses
 class Evaluation:
     means: dict[str, float]  # val losses (``val_loss_*``, when a discriminator was given) and metrics
     per_image: dict[str, list[float]]  # metric -> one value per val image, in val order
+    not_computed: dict[str, str] = field(default_factory=dict)  # metric -> why (an unmet need)
+
+
+def computable(measures) -> tuple[list, dict[str, str]]:
+    """(the measures whose needs are met here, {name: why not} for the others)."""
+    usable, missing = [], {}
+    for measure in measures:
+        unmet = measure.unmet_needs()
+        if unmet:
+            missing[measure.name] = "; ".join(unmet)
+        else:
+            usable.append(measure)
+    return usable, missing
 
 
 def _to_device(batch, device: str):
@@ -57,6 +71,7 @@ def evaluate(
         else:
             discriminator.eval()
     gan_loss = GANLoss(gan_mode)
+    measures, not_computed = computable(image_measures())
     losses = MeanAccumulator()
     per_image: dict[str, list[torch.Tensor]] = {}
     for batch in batches:
@@ -69,12 +84,36 @@ def evaluate(
         else:
             with autocast():
                 fake_ab = generator(l_norm)
-        for name, values in image_metrics(l_norm.float(), fake_ab.float(), ab_true.float()).items():
+        for name, values in image_metrics(l_norm.float(), fake_ab.float(), ab_true.float(), measures).items():
             per_image.setdefault(name, []).append(values.double())
     stacked = {name: torch.cat(parts).cpu() for name, parts in per_image.items()}  # one transfer each
     means = {f"val_{k}": v for k, v in losses.compute().items()} if losses.count else {}
     means.update({name: float(values.mean()) for name, values in stacked.items()})
-    return Evaluation(means, {name: values.tolist() for name, values in stacked.items()})
+    return Evaluation(means, {name: values.tolist() for name, values in stacked.items()}, not_computed)
+
+
+def evaluate_sets(
+    measures, image_ids: Sequence[str], real: torch.Tensor, predicted: torch.Tensor, seed: int
+) -> tuple[dict[str, SetValue], dict[str, str]]:
+    """Per-set metrics over a whole val split: ({name: value}, {name: why not computed}).
+
+    ``real`` and ``predicted`` are sRGB (N, 3, H, W) in [0, 1]. A metric whose needs are unmet, or
+    whose computation fails, is reported as not computed (with why), never as a number.
+    """
+    usable, not_computed = computable(measures)
+    values: dict[str, SetValue] = {}
+    data = MeasureSet(tuple(image_ids), real, predicted, seed)
+    for measure in usable:
+        try:
+            result = measure.compute(data)
+        except Exception as exc:  # a metric plugin's failure must not lose the run
+            not_computed[measure.name] = f"its computation failed: {type(exc).__name__}: {exc}"
+            continue
+        if not isinstance(result, SetValue):
+            not_computed[measure.name] = f"it returned a {type(result).__name__}, not a SetValue"
+            continue
+        values[measure.name] = result
+    return values, not_computed
 
 
 @torch.no_grad()

@@ -1,7 +1,7 @@
 """The pix2pix objective (Isola et al.) exactly as the study's reference code computes it.
 
 D sees (L, ab) pairs. loss_D = 0.5 * (GAN(D(L, G(L)), fake) + GAN(D(L, ab), real));
-loss_G = GAN(D(L, G(L)), real) + lambda_L1 * L1(G(L), ab). "loss_G_L1" is logged with lambda
+loss_G = GAN(D(L, G(L)), real) + lambda_L1 * L1(G(L), ab). G's L1 loss is logged with lambda
 already applied, as the study logs it.
 """
 
@@ -13,7 +13,9 @@ from contextlib import AbstractContextManager
 import torch
 from torch import nn
 
-LOSS_NAMES = ("loss_D_fake", "loss_D_real", "loss_D", "loss_G_GAN", "loss_G_L1", "loss_G")
+from colorbench.measures import builtin
+
+LOSS_NAMES = tuple(m.name for m in builtin.LOSSES)  # declared in colorbench.measures.builtin
 
 
 class GANLoss(nn.Module):
@@ -100,10 +102,10 @@ def pix2pix_train_step(
 
 def _as_dict(d_fake, d_real, g_gan, g_l1) -> dict[str, torch.Tensor]:
     return {
-        "loss_D_fake": d_fake,
-        "loss_D_real": d_real,
-        "loss_D": 0.5 * (d_fake + d_real),
-        "loss_G_GAN": g_gan,
-        "loss_G_L1": g_l1,
-        "loss_G": g_gan + g_l1,
+        builtin.LOSS_D_FAKE.name: d_fake,
+        builtin.LOSS_D_REAL.name: d_real,
+        builtin.LOSS_D.name: 0.5 * (d_fake + d_real),
+        builtin.LOSS_G_GAN.name: g_gan,
+        builtin.LOSS_G_L1.name: g_l1,
+        builtin.LOSS_G.name: g_gan + g_l1,
     }

@@ -14,6 +14,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from tqdm import tqdm
 import colorbench
 from colorbench.data import BatchLoader, PreparedData, prepare
 from colorbench.errors import ColorbenchError
+from colorbench.measures.builtin import LOSS_D, LOSS_G
 from colorbench.models import PatchDiscriminator, get_generator, init_weights
 from colorbench.models.conformance import check_output
 from colorbench.store import RunDirectory, RunRecord, Status, Summary, UnreadableRecordError
@@ -222,6 +224,10 @@ class _Run:
             f"{self.spec.epochs} epochs, seed {self.spec.seed}, device {self.device}, "
             f"precision {self.precision}"
         )
+        from colorbench.measures import skipped_metrics
+
+        for name, reason in skipped_metrics():  # a broken metric plugin is said, never fatal
+            self.say(f"warning: metric {name!r} is left out: {reason}")
         if self.trainable:
             self.train()
         else:
@@ -356,7 +362,7 @@ class _Run:
                 if not means.all_finite():
                     break
                 current = means.compute()
-                bar.set_postfix(G=f"{current['loss_G']:.3f}", D=f"{current['loss_D']:.3f}")
+                bar.set_postfix(G=f"{current[LOSS_G.name]:.3f}", D=f"{current[LOSS_D.name]:.3f}")
             bar.update(1)
         bar.close()
         if self.device == "cuda":
@@ -435,6 +441,8 @@ class _Run:
         epoch = len(self.history)
         t0 = time.perf_counter()
         final = self.evaluate(epoch)
+        set_values, set_missing = self.evaluate_sets()
+        not_computed = {**final.not_computed, **set_missing}
         if self.history:
             self.history[-1].update(final.means, eval_wall_time_s=time.perf_counter() - t0)
             self.dir.write_history(self.history)
@@ -443,10 +451,34 @@ class _Run:
         self.summary.status = Status.COMPLETED
         self.summary.epochs_completed = epoch
         self.summary.final_train = {k: self.history[-1][k] for k in LOSS_NAMES} if self.history else None
-        self.summary.final_val = final.means
+        self.summary.final_val = {**final.means, **{name: v.value for name, v in set_values.items()}}
+        # Per-set values with their uncertainty, and what could not be computed here and why.
+        if set_values:
+            self.summary.extra["set_metrics"] = {name: asdict(v) for name, v in set_values.items()}
+        if not_computed:
+            self.summary.extra["not_computed"] = not_computed
+            for name, reason in not_computed.items():
+                self.say(f"metric {name!r} not computed: {reason}")
         if self.writer is not None:
             for key, value in final.means.items():
                 self.writer.add_scalar(f"final/{key}", value, epoch)
+
+    def evaluate_sets(self):
+        """The per-set metrics over the whole val split (none declared: nothing is predicted)."""
+        from colorbench.measures import set_measures
+        from colorbench.training.evaluation import evaluate_sets, truth_rgb
+
+        measures = set_measures()
+        if not measures:
+            return {}, {}
+        real, predicted = [], []
+        for l_norm, ab_true in self.val_loader:
+            l_norm, ab_true = l_norm.float().cpu(), ab_true.float().cpu()
+            predicted.append(predict_rgb(self.generator, l_norm, device=self.device, autocast=self.autocast))
+            real.append(truth_rgb(l_norm, ab_true)[1])
+        return evaluate_sets(
+            measures, self.image_ids, torch.cat(real).cpu(), torch.cat(predicted).cpu(), self.spec.seed
+        )
 
     def save_samples(self) -> list[str]:
         from torchvision.utils import make_grid, save_image
@@ -488,13 +520,16 @@ def _format_losses(losses: dict[str, float]) -> str:
 
 
 def _format_evaluation(row: dict[str, Any]) -> str:
-    """`` val CIEDE2000=12.34 L1=5.67 (evaluated in 1.2s)`` for an epoch that was evaluated, else ''."""
+    """`` val CIEDE2000=12.34 L1=5.67 (evaluated in 1.2s)`` for an epoch that was evaluated, else ''.
+
+    The metrics shown are those declared with a ``log`` position (colorbench.measures)."""
     if "eval_wall_time_s" not in row:
         return ""
-    return (
-        f" val CIEDE2000={row['ciede2000']:.3f} L1={row['l1_ab']:.3f} "
-        f"(evaluated in {row['eval_wall_time_s']:.1f}s)"
-    )
+    from colorbench.measures import metric_measures
+
+    shown = sorted((m for m in metric_measures() if m.log and m.name in row), key=lambda m: m.log)
+    values = "".join(f" {m.label}={row[m.name]:.3f}" for m in shown)
+    return f" val{values} (evaluated in {row['eval_wall_time_s']:.1f}s)"
 
 
 def _tensorboard_writer_class():

@@ -1,0 +1,62 @@
+"""``colorbench metrics``: every declared loss and metric, and the metric plugins that are not usable."""
+
+from __future__ import annotations
+
+import click
+
+
+def _flags(measure) -> str:
+    from colorbench.measures import LOSS
+
+    kind = "training loss (epoch mean)" if measure.kind == LOSS else f"per-{measure.scope} metric"
+    flags = [kind, measure.reading]
+    if measure.gray_degenerate:
+        flags.append("gray is a degenerate reference")
+    if not measure.table:
+        flags.append("not in tables")
+    return ", ".join(flags)
+
+
+@click.command("metrics")
+@click.argument("name", required=False)
+def metrics_command(name: str | None) -> None:
+    """List losses and metrics (entry points in 'colorbench.metrics'), or show one NAME in detail.
+
+    A broken or conflicting metric plugin is listed with its reason (and left out of runs and
+    reports); a metric whose needs are not met here says what is missing.
+    """
+    from colorbench.measures import get_measure, loss_measures, metadata_is_stale, metric_entries
+    from colorbench.measures.registry import STALE_METADATA
+
+    if name is not None:
+        measure = get_measure(name)  # one-line error naming what exists
+        lines = [
+            f"{measure.name}  {measure.label} ({measure.short_label})  [{measure.unit}]  {_flags(measure)}",
+            f"  {measure.description}",
+        ]
+        if measure.variant:
+            lines.append(f"  variant: {measure.variant}")
+        lines.append(f"  splits: {', '.join(measure.splits)}")
+        for need in measure.needs:
+            problem = need.problem()
+            lines.append(f"  needs {need.kind}: {need.description}: {'ok' if problem is None else problem}")
+        click.echo("\n".join(lines))
+        return
+    click.echo("losses (computed by the pix2pix objective):")
+    for m in loss_measures():
+        click.echo(f"  {m.name:18s} {m.label:12s} [{m.unit}]  {_flags(m)}")
+    click.echo("metrics:")
+    if metadata_is_stale():
+        from colorbench.measures import builtin
+
+        click.echo(f"  note: {STALE_METADATA}")
+        for m in builtin.METRICS:
+            click.echo(f"  {m.name:18s} {m.label:12s} [{m.unit}]  {_flags(m)}  colorbench (builtin module)")
+    for entry in metric_entries():
+        if not entry.ok:
+            click.echo(f"  {entry.name:18s} {entry.status}  {entry.source}\n    reason: {entry.reason}")
+            continue
+        m = entry.plugin
+        unmet = m.unmet_needs()
+        state = "ok" if not unmet else "not computed here: " + "; ".join(unmet)
+        click.echo(f"  {m.name:18s} {m.label:12s} [{m.unit}]  {_flags(m)}  {entry.source}  {state}")
