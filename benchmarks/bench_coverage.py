@@ -89,6 +89,7 @@ def section(n_studies: int, n_null: int, seeds: tuple[int, ...]) -> str:
                 f"{_pct(e.studies_any_significant)} | {_pct(e.fwer_beats_gray_uncorrected)} | "
                 f"{_pct(e.fwer_beats_gray)} | {_pct(e.false_best)} |"
             )
+            print(lines[-1], flush=True)
     cpu = resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu0
     lines += [
         "",
@@ -122,7 +123,7 @@ def main() -> None:
     if args.quick:
         args.studies, args.null_studies, args.seeds = 5, 5, [3]
     text = section(args.studies, args.null_studies, tuple(args.seeds))
-    print(text)
+    print("\n" + text)
     if args.write and not args.quick:
         write(text)
 

@@ -38,7 +38,9 @@ studies of :mod:`.simulate`: ``benchmarks/RESULTS.md``.
 Cost (``benchmarks/bench_analysis.py``, B = 2000): the whole :func:`analyze` of 2 generators x 9
 settings x 3 seeds x 7 metrics, with three losses, took 0.45 s with 47 images and 0.74 s with 2,000
 (the paper's val split) on an "Intel(R) Xeon(R) Processor" (/proc/cpuinfo;
-2 shared cores, load ~1.7); the forest plot of 4 metrics 0.9 s.
+2 shared cores, load ~1.7); the forest plot of 4 metrics 0.9 s. Those figures predate the per-image
+views (:mod:`.profiles`: weighted quantiles and profiles per replicate), which add to them; not
+re-measured yet (the machine was at load 12-17 when they landed).
 """
 
 from colorbench.analysis.effects import (
