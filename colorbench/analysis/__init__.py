@@ -29,12 +29,18 @@ method``, ...) from :func:`paired_effects`, :func:`run_effects` and :func:`gray_
 ``versus_gray``); :func:`gray_counts` per generator and metric; frozen dataclasses
 :class:`BestMark` (:func:`best_marks`) and :class:`ClaimVerdict` (:func:`claim_verdicts`,
 :func:`loss_verdicts`, :func:`verdict_sentence`); :func:`analyze` computes all of them from one set
-of draws per generator. How intervals are made and how well they cover: :mod:`.bootstrap`.
+of draws per generator, plus the per-image views of :mod:`.profiles` (probability of improvement,
+median and IQM, performance profiles). Each effect frame carries the uncorrected p-value and
+interval and the family's adjusted ones (:mod:`.multiplicity`: Holm against gray, Benjamini-Hochberg
+against Default). How intervals are made: :mod:`.bootstrap`; how well they cover, on the simulated
+studies of :mod:`.simulate`: ``benchmarks/RESULTS.md``.
 
 Cost (``benchmarks/bench_analysis.py``, B = 2000): the whole :func:`analyze` of 2 generators x 9
 settings x 3 seeds x 7 metrics, with three losses, took 0.45 s with 47 images and 0.74 s with 2,000
 (the paper's val split) on an "Intel(R) Xeon(R) Processor" (/proc/cpuinfo;
-2 shared cores, load ~1.7); the forest plot of 4 metrics 0.9 s.
+2 shared cores, load ~1.7); the forest plot of 4 metrics 0.9 s. Those figures predate the per-image
+views (:mod:`.profiles`: weighted quantiles and profiles per replicate), which add to them; not
+re-measured yet (the machine was at load 12-17 when they landed).
 """
 
 from colorbench.analysis.effects import (
@@ -47,6 +53,7 @@ from colorbench.analysis.effects import (
 )
 from colorbench.analysis.inputs import BASELINE, LOSS_COLUMNS
 from colorbench.analysis.marks import BestMark, best_marks
+from colorbench.analysis.profiles import aggregates, probabilities_of_improvement, profile_frame
 from colorbench.analysis.summary import Analysis, analyze
 from colorbench.analysis.verdict import (
     STUDY_CLAIM,
@@ -69,6 +76,7 @@ __all__ = [
     "FactorInfluence",
     "GrayEffect",
     "PairProbability",
+    "aggregates",
     "analyze",
     "best_marks",
     "claim_verdicts",
@@ -76,6 +84,8 @@ __all__ = [
     "gray_effects",
     "loss_verdicts",
     "paired_effects",
+    "probabilities_of_improvement",
+    "profile_frame",
     "run_effects",
     "verdict_sentence",
 ]

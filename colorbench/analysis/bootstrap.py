@@ -14,38 +14,30 @@ seed for run-level columns) and its estimate is the mean of ``d``. Its replicate
    when such a component dominated (300 stores of 3 seeds x 50 images, B = 1000).
 2. **Calibration.** With 2-3 seeds neither draw gets the seed-level variance right: the bootstrap
    of 3 values has (n - 1) / n of their variance and the spread of a 3-point resample has no tails;
-   percentile intervals covered 82-83% when seed-to-seed variation dominated. The draws also
-   double-count the seed x image interaction (it shows in the seed means and in the image means).
-   So the replicates' deviations from the estimate are rescaled to the standard error of a two-way
-   random-effects ANOVA (seeds x images; unbiased for the mean of a crossed design, negative
-   variance components read as zero) and multiplied by ``sqrt(df / chi2_df)`` with Satterthwaite's
-   effective df: a scale mixture that turns a normal deviation into a Student t with df degrees of
-   freedom, the small-sample correction. With many images and little seed variation df is large and
-   the factor is ~1; with seed-dominated variation and 3 seeds df ~ 2 and intervals widen ~2x, as
-   they should. The bootstrap supplies the shape and the dependence between contrasts (shared
-   Default runs, shared seeds and images); the ANOVA supplies the scale. Each contrast gets its own
+   percentile intervals covered 82-83% when seed-to-seed variation dominated. So the **interval**
+   is a t interval, ``estimate -/+ t(df) x se``, with the standard error of a two-way
+   random-effects ANOVA of the paired table (seeds x images): the spread of the seed means (seed
+   component and noise) plus the image component that repeats over seeds, and Satterthwaite's
+   effective df for that combination (:func:`two_way_spread`). With many images and little seed
+   variation df is large; with seed-dominated variation and 3 seeds df ~ 2 and intervals widen
+   ~2x, as they should. The seed term is never dropped when its mean square reads below the
+   residual's: doing so switched df from ~2 to ~90 exactly when the seed spread had been
+   underestimated by chance, and covered 92.9% (seed-dominated, 3 seeds) and 88% (2 seeds).
+   The **replicates** keep the draws' dependence (shared Default runs, seeds, images) for joint
+   statements such as the order of factors: their ranks are mapped to normal scores, scaled by the
+   se and multiplied by ``sqrt(df / chi2_df)`` (a scale mixture turning the normal into a Student t
+   with df degrees of freedom), so their margin is the interval's t. Each contrast gets its own
    chi2 draw (the generator's uniforms in an order fixed by the contrast): with one draw shared by
    every contrast, the order of factors hardly varied within a seed pattern, and pure-noise loss
    verdicts (one number per run, 2 seeds) read "contradicted" 34% of the time (3 seeds: 5%); with
    a draw per contrast, 0% and 0.2% (500 stores each).
+3. **One interval per pair.** ``b - a`` is ``a - b`` negated (estimate, interval and replicates):
+   each direction drawing its own t scale made the two intervals differ in width by 0.86-1.20x.
 
-Measured coverage of the 95% interval: 1000 simulated stores per line, 8 settings each with known
-effects (8000 intervals), 50 images, B = 1000, the simulator of tests/test_analysis.py. Each setting
-gets a seed term, a per-image term repeating over seeds and seed x image noise, sds in brackets:
-
-    structure (sd of seed term, image term, noise)      2 seeds  3 seeds  5 seeds
-    realistic, image level dominant (0.1, 0.5, 0.7)       94.1%    95.0%    95.2%
-    seed-dominated (0.5, 0.2, 1.0)                        87.6%    93.8%    93.8%
-    noise only, no repeating image term (0.05, 0, 1)               96.9%
-    repeating image term dominant (0.05, 1, 0.5)                   94.6%
-
-Without the calibration (plain percentiles of the same draws; 200 stores, B = 500) the 3-seed
-figures were 96.3% realistic and 82.7% seed-dominated. With seed-dominated variation the calibrated
-intervals are about twice as wide as a z-interval would be: that is what 3 seeds can say. With
-2 seeds and seed-dominated variation they still under-cover (87.6%): a resample of 2 seeds puts
-half its replicates on the centre, which leaves the t_1 mixture ~10% short at its 97.5% quantile.
-With no measurable seed variation they are conservative (96.9%), because 3 seed means cannot show
-that the seed component is absent.
+Measured coverage (image-dominated, seed-dominated, skewed and uneven seed noise; 3 and 2 seeds),
+false exclusions at a zero effect and family-wise error rates: ``benchmarks/RESULTS.md``,
+"Calibration of the statistics", from ``benchmarks/bench_coverage.py`` on the studies of
+:mod:`colorbench.analysis.simulate`; ``tests/test_coverage.py`` checks a reduced version.
 
 One seed: the seed draw is trivial and the spread is the one-way standard error over images
 (df = n_images - 1); the result's ``basis`` says "images only (1 seed)". Such an interval covers
@@ -59,7 +51,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special
+from scipy import special, stats
 
 LEVEL = 0.95  # every interval here is a 95% interval
 # The t scale mixture is tabulated on a grid of log(df), steps of 5%, and interpolated linearly:
@@ -154,8 +146,12 @@ def seed_weighted(per_seed: np.ndarray, seed_counts: np.ndarray) -> np.ndarray:
 def two_way_spread(d: np.ndarray) -> Spread:
     """Standard error of ``d.mean()`` for a crossed seeds x images table (n_seeds >= 2, n_images >= 2).
 
-    Var(mean) = s2_seed / S + s2_image / I + s2_residual / (S I), from the ANOVA mean squares with
-    negative components set to zero; df by Satterthwaite's formula for that combination.
+    S I Var(mean) = ms_seed + max(ms_image - ms_res, 0): the spread of the seed means (which holds
+    the seed component and the noise) plus the image component repeating over seeds, from the ANOVA
+    mean squares; df by Satterthwaite's formula for that combination. The seed term is never
+    dropped: with 3 seeds a small ms_seed is as often chance as absence, and dropping it when
+    ms_seed < ms_res (7% of seed-dominated studies) switched df from ~2 to ~90 exactly where the
+    seed spread had been underestimated (coverage 92.9% instead of 95%, 3 seeds; 88% with 2).
     """
     n_seeds, n_images = d.shape
     grand = d.mean()
@@ -167,15 +163,14 @@ def two_way_spread(d: np.ndarray) -> Spread:
     ms_seed = n_images * float(seed_dev @ seed_dev) / df_seed
     ms_image = n_seeds * float(image_dev @ image_dev) / df_image
     ms_res = float(np.einsum("si,si->", residual, residual)) / df_res
-    # S I Var(mean) = ms_res + max(ms_seed - ms_res, 0) + max(ms_image - ms_res, 0)
-    use_seed, use_image = ms_seed > ms_res, ms_image > ms_res
-    terms = [(ms_seed, df_seed)] * use_seed + [(ms_image, df_image)] * use_image
-    res_coef = 1 - use_seed - use_image
-    terms.append((res_coef * ms_res, df_res))
+    terms = [(ms_seed, df_seed)]
+    if ms_image > ms_res:
+        terms += [(ms_image, df_image), (-ms_res, df_res)]
     total = sum(t for t, _ in terms)
     if total <= 0:
         return Spread(0.0, np.inf)
-    df = total**2 / sum(t**2 / f for t, f in terms if t != 0)
+    # The negative term can push the formula below the seed means' df (to df < 1 and absurd t quantiles).
+    df = max(total**2 / sum(t**2 / f for t, f in terms if t != 0), df_seed)
     return Spread(float(np.sqrt(total / (n_seeds * n_images))), float(df))
 
 
@@ -186,15 +181,39 @@ def one_way_spread(d: np.ndarray) -> Spread | None:
     return Spread(float(d.std(ddof=1) / np.sqrt(d.size)), float(d.size - 1))
 
 
+def normal_scores(raw: np.ndarray) -> np.ndarray:
+    """The replicates' ranks as standard normal quantiles: a normal margin, the draws' dependence kept.
+
+    Ties (a 3-seed resample without image noise takes ~10 values) are broken in replicate order,
+    which is random.
+    """
+    ranks = stats.rankdata(raw, method="ordinal")
+    return special.ndtri((ranks - 0.5) / raw.size)
+
+
 def calibrate(
     estimate: float, raw: np.ndarray, spread: Spread, draws: Draws, key: tuple[int, ...]
 ) -> np.ndarray:
-    """Replicates whose deviations have the spread's scale and Student-t tails (module docstring)."""
-    raw_sd = float(raw.std())
-    if spread.se <= 0 or raw_sd <= 0:
+    """Replicates with a Student-t margin of the spread's scale and df (module docstring)."""
+    if spread.se <= 0 or float(raw.std()) <= 0:
         # Identical paired values (e.g. a setting that predicts gray, against gray): no spread.
         return np.full(raw.shape, estimate)
-    return estimate + (raw - raw.mean()) * (spread.se / raw_sd) * draws.t_scale(spread.df, key)
+    return estimate + normal_scores(raw) * spread.se * draws.t_scale(spread.df, key)
+
+
+def t_interval(estimate: float, spread: Spread, level: float = LEVEL) -> tuple[float, float]:
+    """estimate -/+ t(df) quantile x se: the replicates' margin, without its Monte Carlo noise."""
+    if spread.se <= 0:
+        return estimate, estimate
+    half = float(stats.t.ppf(0.5 + level / 2, spread.df)) * spread.se
+    return estimate - half, estimate + half
+
+
+def t_p_value(estimate: float, spread: Spread) -> float:
+    """Two-sided p-value of "the effect is 0" against the same t distribution as :func:`t_interval`."""
+    if spread.se <= 0:
+        return 1.0 if estimate == 0 else 0.0
+    return float(2 * stats.t.sf(abs(estimate) / spread.se, spread.df))
 
 
 def interval(replicates: np.ndarray) -> tuple[float, float]:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
 
-from colorbench.analysis import bootstrap
+from colorbench.analysis import bootstrap, multiplicity
 from colorbench.analysis.inputs import ImageTable, RunTable, direction, image_tables, ranked, run_tables
 
 N_BOOT = 2000
@@ -26,16 +26,30 @@ GRAY = -1  # stands for the gray baseline where a setting index is expected
 
 IMAGES_BASIS, ONE_SEED_IMAGES_BASIS = "seeds and images", "images only (1 seed)"
 SEEDS_BASIS, NO_INTERVAL_BASIS = "seeds", "none (1 seed)"
-IMAGES_METHOD = "paired bootstrap over seeds x images, scaled to the two-way ANOVA standard error, t tails"
-RUNS_METHOD = "paired bootstrap over seeds, scaled to the standard error over seeds, t tails"
+IMAGES_METHOD = "paired t interval, two-way seeds x images ANOVA standard error, Satterthwaite df"
+RUNS_METHOD = "paired t interval over seeds (df = seeds - 1)"
 NO_INTERVAL_METHOD = "no interval: one seed, no measure of noise"
 
 BETTER, WORSE, SAME = "better than gray", "worse than gray", "indistinguishable from gray"
+NOT_COMPARED = "not compared: gray is a degenerate reference for this metric"
+
+
+def gray_degenerate() -> frozenset[str]:
+    """Metrics on which gray is no reference to beat, as their declarations say (``gray_degenerate``):
+    gray's |ΔCF| equals the truth's colourfulness, so any tint would "beat" it."""
+    from colorbench.measures import metric_measures  # declarations load plugins: on first use only
+
+    return frozenset(m.name for m in metric_measures() if m.gray_degenerate)
 
 
 @dataclass(frozen=True)
 class Contrast:
-    """One paired difference ``a - b`` and its calibrated bootstrap replicates (None: no interval)."""
+    """One paired difference ``a - b``, its t interval and calibrated replicates (None: no interval).
+
+    ``low``/``high`` are ``estimate -/+ t(df) x se`` (the replicates' margin, without Monte Carlo
+    noise); ``p`` is the two-sided p-value of a zero effect on the same t distribution. ``b - a`` is
+    exactly this contrast negated (:meth:`negated`): one interval per pair, mirror images.
+    """
 
     estimate: float
     replicates: np.ndarray | None
@@ -43,11 +57,23 @@ class Contrast:
     n_images: int | None
     df: float
     basis: str
+    se: float = float("nan")
+    low: float = float("nan")
+    high: float = float("nan")
+    p: float = float("nan")
 
     def interval(self) -> tuple[float, float]:
-        if self.replicates is None:
-            return float("nan"), float("nan")
-        return bootstrap.interval(self.replicates)
+        return self.low, self.high
+
+    def negated(self) -> Contrast:
+        replicates = None if self.replicates is None else -self.replicates
+        return replace(self, estimate=-self.estimate, replicates=replicates, low=-self.high, high=-self.low)
+
+
+def _contrast(estimate, replicates, n_seeds, n_images, spread: bootstrap.Spread, basis: str) -> Contrast:
+    low, high = bootstrap.t_interval(estimate, spread)
+    p = bootstrap.t_p_value(estimate, spread)
+    return Contrast(estimate, replicates, n_seeds, n_images, spread.df, basis, spread.se, low, high, p)
 
 
 @dataclass(frozen=True)
@@ -74,6 +100,13 @@ class Effect:
     df: float
     basis: str
     method: str
+    se: float  # the standard error the t interval is built on
+    p: float  # two-sided p-value of a zero effect, uncorrected (NaN: no interval)
+    p_adjusted: float  # within the family (``adjustment``): BH q-value vs Default, Holm vs gray
+    significant: bool  # p_adjusted < 0.05: what bold / + / - marks
+    low_adjusted: float  # the family's adjusted interval (module multiplicity)
+    high_adjusted: float
+    adjustment: str  # "Benjamini-Hochberg over <family>", "Holm over <family>", or "none"
 
 
 @dataclass(frozen=True)
@@ -109,6 +142,9 @@ class ImageContrasts:
 
     def contrast(self, a: int, b: int, column: int) -> Contrast | None:
         """Setting ``a`` minus setting ``b`` (or :data:`GRAY`); None when no seed pairs them."""
+        if b != GRAY and a > b:  # one computation per pair: b - a, negated
+            found = self.contrast(b, a, column)
+            return None if found is None else found.negated()
         key = (a, b, column)
         if key not in self._cache:
             self._cache[key] = self._compute(a, b, column)
@@ -140,7 +176,7 @@ class ImageContrasts:
         raw = bootstrap.seed_weighted(per_seed, self.draws.seed_counts[:, seeds])
         # GRAY is -1: shifted so that the key is non-negative, as numpy's seeding wants.
         replicates = bootstrap.calibrate(estimate, raw, spread, self.draws, (a, b + 1, column))
-        return Contrast(estimate, replicates, n_seeds, n_images, spread.df, basis)
+        return _contrast(estimate, replicates, n_seeds, n_images, spread, basis)
 
 
 class RunContrasts:
@@ -156,6 +192,9 @@ class RunContrasts:
         return self.table.layout.columns.index(name)
 
     def contrast(self, a: int, b: int, column: int) -> Contrast | None:
+        if a > b:  # one computation per pair: b - a, negated
+            found = self.contrast(b, a, column)
+            return None if found is None else found.negated()
         key = (a, b, column)
         if key not in self._cache:
             self._cache[key] = self._compute(a, b, column)
@@ -173,7 +212,7 @@ class RunContrasts:
         per_seed = np.broadcast_to(d, (self.draws.n_boot, d.size))
         raw = bootstrap.seed_weighted(per_seed, self.draws.seed_counts[:, seeds])
         replicates = bootstrap.calibrate(estimate, raw, spread, self.draws, (a, b, column))
-        return Contrast(estimate, replicates, d.size, None, spread.df, SEEDS_BASIS)
+        return _contrast(estimate, replicates, d.size, None, spread, SEEDS_BASIS)
 
 
 def _effect(contrasts, setting: int, reference: int, column: str) -> Effect | None:
@@ -201,25 +240,88 @@ def _effect(contrasts, setting: int, reference: int, column: str) -> Effect | No
         found.df,
         found.basis,
         method,
+        found.se,
+        found.p,
+        found.p,
+        bool(found.p < multiplicity.ALPHA),
+        low,
+        high,
+        "none",
     )
 
 
 def versus_gray(metric: str, low: float, high: float) -> str:
     """Read an interval of (setting - gray) in the metric's good direction; one holding 0 is a tie."""
+    if metric in gray_degenerate():
+        return NOT_COMPARED
     if not np.isfinite(low) or low <= 0 <= high:
         return SAME
     return BETTER if (low > 0) == (direction(metric) == "higher") else WORSE
 
 
+def _reading(metric: str, effect: Effect) -> str:
+    """A gray effect's reading after Holm: the direction of a significant difference."""
+    if metric in gray_degenerate():
+        return NOT_COMPARED
+    if not effect.significant:
+        return SAME
+    return BETTER if (effect.estimate > 0) == (direction(metric) == "higher") else WORSE
+
+
+def _adjusted(rows: list[Effect], how: str, family: str) -> list[Effect]:
+    """``rows`` (one family) with adjusted p-values, decisions and intervals (module multiplicity)."""
+    tested = [k for k, r in enumerate(rows) if np.isfinite(r.p)]
+    if not tested:
+        return rows
+    p = np.array([rows[k].p for k in tested])
+    m = len(tested)
+    if how == multiplicity.BH:
+        adjusted = multiplicity.benjamini_hochberg(p)
+        selected = int((adjusted < multiplicity.ALPHA).sum())
+        level = 1 - max(selected, 1) * multiplicity.ALPHA / m
+    else:
+        adjusted = multiplicity.holm(p)
+        level = 1 - multiplicity.ALPHA / m  # Bonferroni: simultaneous for the family
+    estimate, se, df = (np.array([getattr(rows[k], a) for k in tested]) for a in ("estimate", "se", "df"))
+    low, high = multiplicity.t_bounds(estimate, se, df, level)
+    out = list(rows)
+    for j, k in enumerate(tested):
+        out[k] = replace(
+            rows[k],
+            p_adjusted=float(adjusted[j]),
+            significant=bool(adjusted[j] < multiplicity.ALPHA),
+            low_adjusted=float(low[j]),
+            high_adjusted=float(high[j]),
+            adjustment=f"{how} over {family}",
+        )
+    return out
+
+
 def default_rows(contrasts) -> list[Effect]:
-    """Each setting but Default against Default, for every column of the table."""
+    """Each setting but Default against Default, for every column of the table.
+
+    One family per call (a generator's val metrics, or its losses): Benjamini-Hochberg.
+    """
     rows = []
     for column in contrasts.table.layout.columns:
         for setting in range(1, len(contrasts.table.layout.settings)):  # 0 is Default
             effect = _effect(contrasts, setting, 0, column)
             if effect is not None:
                 rows.append(effect)
-    return rows
+    kind = "val metrics" if isinstance(contrasts, ImageContrasts) else "training losses"
+    family = f"{contrasts.table.layout.generator}'s {len(rows)} effects on {kind}"
+    return _adjusted(rows, multiplicity.BH, family)
+
+
+def gray_column(contrasts: ImageContrasts, column: str) -> list[GrayEffect]:
+    """Every setting against gray on one metric: one Holm family (the settings of this metric)."""
+    layout = contrasts.table.layout
+    rows = [_effect(contrasts, k, GRAY, column) for k in range(len(layout.settings))]
+    rows = [r for r in rows if r is not None]
+    if column not in gray_degenerate():
+        family = f"{layout.generator}'s {len(rows)} settings against gray on {column}"
+        rows = _adjusted(rows, multiplicity.HOLM, family)
+    return [GrayEffect(**asdict(r), versus_gray=_reading(column, r)) for r in rows]
 
 
 def gray_rows(contrasts: ImageContrasts) -> list[GrayEffect]:
@@ -227,12 +329,7 @@ def gray_rows(contrasts: ImageContrasts) -> list[GrayEffect]:
     a more colourful prediction than gray's is not "better")."""
     rows = []
     for column in ranked(contrasts.table.layout.columns):
-        for setting in range(len(contrasts.table.layout.settings)):
-            effect = _effect(contrasts, setting, GRAY, column)
-            if effect is not None:
-                rows.append(
-                    GrayEffect(**asdict(effect), versus_gray=versus_gray(column, effect.low, effect.high))
-                )
+        rows += gray_column(contrasts, column)
     return rows
 
 
@@ -287,6 +384,8 @@ def gray_counts(gray_frame: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"gray_frame: missing column(s) {', '.join(missing)} (pass gray_effects' result)")
     rows = []
     for (generator, metric), group in gray_frame.groupby(["generator", "metric"], sort=False):
+        if metric in gray_degenerate():  # gray is no reference there: never counted as beaten
+            continue
         reading = group["versus_gray"]
         rows.append(
             {

@@ -1,10 +1,13 @@
 """Best marks: which setting, if any, a table may bold in each column.
 
 The leader is the best setting by mean in the column's good direction (Default included). On a
-per-image metric it is marked only if it beats gray beyond noise *and* its paired interval against
-the runner-up excludes zero. Otherwise the column reads "tied" (the settings whose paired interval
-against the leader includes zero, leader first) or "none beats gray". Run-level losses have no gray:
-only the runner-up condition applies, and with one seed nothing is marked.
+per-image metric it is marked only if it beats gray beyond noise (Holm over the column's settings,
+family-wise 5%) *and* its paired interval against every other setting excludes zero (5% each: an
+intersection-union test, :mod:`.multiplicity`). Where gray is a degenerate reference
+(declared ``gray_degenerate``: |ΔCF|) only the second condition applies. Otherwise the column reads "tied"
+(the settings whose paired interval against the leader includes zero, leader first) or "none
+beats gray". Run-level losses have no gray: only the runner-up condition applies, and with one
+seed nothing is marked.
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ import pandas as pd
 
 from colorbench.analysis.effects import (
     BETTER,
-    GRAY,
     N_BOOT,
     ImageContrasts,
     RunContrasts,
+    gray_column,
+    gray_degenerate,
     image_contrasts,
     run_contrasts,
-    versus_gray,
 )
 from colorbench.analysis.inputs import direction, ranked
 
@@ -116,11 +119,11 @@ def metric_mark(contrasts: ImageContrasts, column: str) -> BestMark:
     means = np.array(
         [run_means[k, present[k]].mean() if present[k].any() else np.nan for k in range(len(present))]
     )
-    beats = {}
-    for k in range(len(present)):
-        found = contrasts.contrast(k, GRAY, index)
-        if found is not None:
-            beats[k] = versus_gray(column, *found.interval()) == BETTER
+    if column in gray_degenerate():  # gray is no reference to beat there: only the runner-up condition
+        return _column_mark(contrasts, column, means, None)
+    # "Beats gray" after Holm over this column's settings, as the + marks and the headline count it.
+    index_of = {name: k for k, name in enumerate(contrasts.table.layout.settings)}
+    beats = {index_of[e.setting]: e.versus_gray == BETTER for e in gray_column(contrasts, column)}
     return _column_mark(contrasts, column, means, beats)
 
 

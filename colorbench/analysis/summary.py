@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from colorbench.analysis import effects, marks, verdict
+from colorbench.analysis import effects, marks, profiles, verdict
 from colorbench.analysis.effects import N_BOOT
 from colorbench.analysis.inputs import DEFAULT_LOSS, DEFAULT_METRIC, ranked
 from colorbench.measures import find_measure
@@ -26,6 +26,12 @@ class Analysis:
     loss_verdicts: tuple[verdict.ClaimVerdict, ...]  # one per generator, on ``verdict_loss``
     n_boot: int
     seed: int
+    # Per-image views (module profiles): P(improvement) against Default and gray, mean / median /
+    # IQM per setting (ranked val metrics), performance profiles against Default and gray on the
+    # verdict metric.
+    improvement: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=profiles.POI_COLUMNS))
+    aggregates: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=profiles.AGGREGATE_COLUMNS))
+    profiles: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=profiles.PROFILE_COLUMNS))
 
 
 def analyze(
@@ -46,6 +52,7 @@ def analyze(
     The results equal those of the separate functions called with the same ``n_boot`` and ``seed``.
     """
     image_rows, gray_rows, run_rows, all_marks, metric_verdicts, loss_verdicts = [], [], [], [], [], []
+    improvement, aggregates, profile = [], [], []
     for contrasts in effects.image_contrasts(per_image, gray, metrics=metrics, n_boot=n_boot, seed=seed):
         columns = contrasts.table.layout.columns
         if verdict_metric not in columns:
@@ -57,6 +64,10 @@ def analyze(
         # Unranked metrics (colourfulness) get effects against Default but no best mark.
         all_marks += [marks.metric_mark(contrasts, c) for c in ranked(columns)]
         metric_verdicts.append(verdict.metric_verdict(contrasts, verdict_metric, claim))
+        for reference in ("default", "gray"):
+            improvement.append(profiles.improvement_probabilities(contrasts, reference))
+            profile.append(profiles.performance_profiles(contrasts, reference, metrics=[verdict_metric]))
+        aggregates.append(profiles.robust_aggregates(contrasts))
     if runs is not None:
         for contrasts in effects.run_contrasts(runs, losses=losses, n_boot=n_boot, seed=seed):
             columns = contrasts.table.layout.columns
@@ -76,4 +87,12 @@ def analyze(
         tuple(loss_verdicts),
         n_boot,
         seed,
+        _concat(improvement, profiles.POI_COLUMNS),
+        _concat(aggregates, profiles.AGGREGATE_COLUMNS),
+        _concat(profile, profiles.PROFILE_COLUMNS),
     )
+
+
+def _concat(frames, columns) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))

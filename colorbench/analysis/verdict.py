@@ -20,7 +20,15 @@ tests/test_analysis.py): "supported" never; "contradicted" 0 / 500 (image level 
 1 / 500 (seed-dominated); with 2 seeds 0 and 8 / 500, with 5 seeds 1 and 1 / 500. Run-level losses
 (one number per run, seed sd 0.5): "contradicted" 0 / 500 with 2 seeds, 1 / 500 with 3, 0 with 5.
 Power, 100 stores each: effects in the claimed order (3.0, 2.0, 1.0, 0.2, noise se ~0.15) read
-"supported" in 88 (3 seeds), the reversed order "contradicted" in 100.
+"supported" in 88 (3 seeds), the reversed order "contradicted" in 100. (These rates were measured
+before issue 21 changed the replicates' margin from the bootstrap's shape to the t interval's; the
+family-wise rates of the marks are in benchmarks/RESULTS.md.)
+
+What P is, said in every sentence: the share of bootstrap replicates in which the factors'
+influences fall in the claimed order; pure noise gives about 1/k! for k factors (1/24 for 4), so it
+is not a p-value. Power: :func:`claim_power` bounds the chance that this design reads "supported"
+were the claim true with influences of the sizes measured; under 20% the sentence says the design
+has almost no power for the claim (the study's loss verdict, 2-3 seeds, is such a case).
 
 Caveat worth the sentence: a factor measured at fewer levels than the others takes its maximum over
 fewer effects, which favours the others on noise; ``fewer_levels`` names such factors.
@@ -31,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from math import factorial
 
 import numpy as np
 import pandas as pd
@@ -43,6 +52,31 @@ STUDY_CLAIM = ("init", "batch", "layers", "lr")  # most to least influential, as
 SUPPORT_LEVEL = 0.95
 FAMILYWISE_ALPHA = 0.05
 SUPPORTED, CONTRADICTED, UNRESOLVED = "supported", "contradicted", "unresolved"
+LOW_POWER = 0.2  # below this the sentence says the design has almost no power for the claim
+ONE_SIDED_95 = 1.6448536269514722  # standard normal 95th percentile
+
+
+def claim_power(claim: Sequence[str], point: dict[str, float], replicates: dict[str, np.ndarray]) -> float:
+    """Approximate chance of "supported" if the claim held with influences of the measured sizes.
+
+    The true influences are the measured ones sorted into the claimed order; a study's estimates
+    are those plus the bootstrap's deviations (replicate - point), one simulated study per
+    replicate. "Supported" needs P(order) >= 0.95, which needs every adjacent pair's probability
+    >= 0.95, i.e. (roughly) each adjacent difference above 1.645 of its sd: the share of simulated
+    studies where all are is an upper bound on the power, cheap and honest for a warning.
+    """
+    sizes = sorted((point[f] for f in claim), reverse=True)
+    truth = dict(zip(claim, sizes, strict=True))
+    deviation = {f: replicates[f] - point[f] for f in claim}
+    ok = np.ones(len(next(iter(deviation.values()))), dtype=bool)
+    for a, b in zip(claim, claim[1:], strict=False):
+        noise = deviation[a] - deviation[b]
+        sd = float(noise.std())
+        if sd <= 0:
+            ok &= truth[a] > truth[b]
+            continue
+        ok &= truth[a] - truth[b] + noise >= ONE_SIDED_95 * sd
+    return float(ok.mean())
 
 
 @dataclass(frozen=True)
@@ -92,6 +126,8 @@ class ClaimVerdict:
     basis: str
     n_seeds: int
     n_boot: int
+    chance: float = float("nan")  # P(order) of pure noise: 1 / k! for k measured factors
+    power: float = float("nan")  # approximate upper bound on P("supported") were the claim true
 
 
 def title(factor: str) -> str:
@@ -133,12 +169,20 @@ def _verdict(contrasts, column: str, claim: Sequence[str]) -> ClaimVerdict:
     n_seeds = int(layout.present[0].sum())
     nan = float("nan")
 
+    chance = 1 / factorial(len(measured)) if len(measured) >= 2 else nan
+    power = (
+        claim_power(measured, point, replicates)
+        if len(measured) >= 2 and len(replicates) == len(measured)
+        else nan
+    )
+
     def verdict(name, reason, p_order=nan, pairs=(), weakest=None, threshold=nan) -> ClaimVerdict:
         return ClaimVerdict(
             generator=layout.generator, column=column, verdict=name, reason=reason,
             claimed_order=tuple(measured), point_order=point_order, p_order=p_order, pairs=tuple(pairs),
             weakest_pair=weakest, threshold=threshold, influences=tuple(influences), fewer_levels=fewer,
             unmeasured=unmeasured, basis=basis, n_seeds=n_seeds, n_boot=contrasts.draws.n_boot,
+            chance=chance, power=power,
         )  # fmt: skip
 
     if len(measured) < 2:
@@ -214,6 +258,10 @@ def _p(p: float, n_boot: int) -> str:
     return f"P = {p:.2f}" if p >= 0.01 else f"P = {p:.1g}"
 
 
+def _share(power: float) -> str:
+    return "under 1%" if power < 0.01 else f"at most {power:.0%}"
+
+
 def verdict_sentence(verdict: ClaimVerdict) -> str:
     """The verdict as one plain sentence, no stronger than the data."""
     claimed = " > ".join(title(f) for f in verdict.claimed_order)
@@ -233,7 +281,20 @@ def verdict_sentence(verdict: ClaimVerdict) -> str:
     where = f" on {verdict.column} for {verdict.generator}"
     if np.isnan(verdict.p_order):
         return f"{verdict.verdict}{where}: {verdict.reason} (point estimate: {point}{tail})."
-    order = f"{_p(verdict.p_order, verdict.n_boot)} that the order is {claimed}; point estimate: {point}"
+    k = len(verdict.claimed_order)
+    order = (
+        f"{_p(verdict.p_order, verdict.n_boot)} that the order is {claimed}, the share of bootstrap "
+        f"replicates in which the factors' influences fall in that order (pure noise gives 1/{factorial(k)} "
+        f"= {verdict.chance:.2g} for {k} factors; not a p-value); point estimate: {point}"
+    )
+    if np.isfinite(verdict.power) and verdict.verdict != SUPPORTED:
+        power = (
+            f"; were the claim true with influences of the sizes measured, this design would read "
+            f'"supported" in {_share(verdict.power)} of studies'
+        )
+        if verdict.power < LOW_POWER:
+            power += ", almost no power for the claim"
+        tail = power + tail
     if verdict.verdict == CONTRADICTED:
         pair = verdict.weakest_pair
         lead = (

@@ -167,6 +167,9 @@ def _analyze(runs, per_image, gray, verdict_metric: str, notes: list[str]) -> An
         loss_verdicts=tuple(v for r in results for v in r.loss_verdicts),
         n_boot=first.n_boot,
         seed=first.seed,
+        improvement=pd.concat([r.improvement for r in results], ignore_index=True),
+        aggregates=pd.concat([r.aggregates for r in results], ignore_index=True),
+        profiles=pd.concat([r.profiles for r in results], ignore_index=True),
     )
 
 
@@ -182,7 +185,8 @@ def _headline(analysis: Analysis, generator: str, metric: str, scale: str) -> st
     others = ", ".join(f"{label.get(m, m)} {r.n_better}" for m, r in by_metric.items() if m != metric)
     return (
         f"{main.n_better} of {main.n_settings} {generator} settings beat gray on {label.get(metric, metric)} "
-        f"at this scale ({scale}); on the other val metrics: {others} (of {main.n_settings})."
+        f"at this scale ({scale}); on the other val metrics: {others} (of {main.n_settings}). "
+        "Beating gray is tested with Holm's correction over each metric's settings (family-wise 5%)."
     )
 
 
@@ -261,6 +265,78 @@ def build_report(
     return report
 
 
+# Every number of the statistics beside a cell, for the CSV: (frame attribute, filter, prefix, columns).
+_EFFECT_EXTRA = (
+    "df",
+    "basis",
+    "p",
+    "p_adjusted",
+    "significant",
+    "low_adjusted",
+    "high_adjusted",
+    "adjustment",
+)
+_GRAY_EXTRA = ("estimate", "low", "high", "df", "basis", "p", "p_adjusted", "low_adjusted", "high_adjusted")
+
+
+def _statistics(analysis: Analysis | None, generator: str, setting: str, metric: str) -> dict[str, Any]:
+    """Uncorrected and adjusted intervals with df and basis, P(improvement), median and IQM of a cell.
+
+    ``_effect_*``: against Default (BH over the generator's effects); ``_gray_*``: against gray
+    (Holm over the metric's settings); ``_poi_default`` / ``_poi_gray``: P(better on a random image
+    and seed); ``_median`` / ``_iqm``: robust aggregates (percentile bootstrap).
+    """
+    out: dict[str, Any] = {}
+    if analysis is None:
+        return out
+
+    def pick(frame: pd.DataFrame, **where) -> Any:
+        if frame is None or frame.empty:
+            return None
+        mask = (frame["generator"] == generator) & (frame["setting"] == setting) & (frame["metric"] == metric)
+        for key, value in where.items():
+            mask &= frame[key] == value
+        found = frame[mask]
+        return found.iloc[0] if len(found) else None
+
+    effects = pd.concat([f for f in (analysis.effects, analysis.run_effects) if len(f)] or [pd.DataFrame()])
+    effect = pick(effects if len(effects) else None)
+    for name in _EFFECT_EXTRA:
+        out[f"{metric}_effect_{name}"] = None if effect is None else effect[name]
+    gray = pick(analysis.gray_effects)
+    for name in _GRAY_EXTRA:
+        out[f"{metric}_gray_{name}"] = None if gray is None else gray[name]
+    for reference in ("default", "gray"):
+        poi = pick(analysis.improvement, reference=reference)
+        for name, key in (("", "probability"), ("_low", "low"), ("_high", "high"), ("_df", "df")):
+            out[f"{metric}_poi_{reference}{name}"] = None if poi is None else poi[key]
+    for statistic in ("median", "iqm"):
+        found = pick(analysis.aggregates, statistic=statistic)
+        for name, key in (("", "estimate"), ("_low", "low"), ("_high", "high")):
+            out[f"{metric}_{statistic}{name}"] = None if found is None else found[key]
+    return out
+
+
+def _verdict_numbers(analysis: Analysis | None, sentence: str) -> dict[str, Any]:
+    """The verdict behind a sentence as numbers: P(order), its chance level, power, weakest pair."""
+    if analysis is None:
+        return {}
+    for verdict in (*analysis.loss_verdicts, *analysis.metric_verdicts):
+        if verdict.influences and verdict_sentence(verdict) == sentence:
+            weakest = verdict.weakest_pair
+            return {
+                "verdict": verdict.verdict,
+                "verdict_column": verdict.column,
+                "p_order": verdict.p_order,
+                "p_order_chance": verdict.chance,
+                "power_upper_bound": verdict.power,
+                "weakest_pair": f"{weakest.more} > {weakest.less}" if weakest else None,
+                "weakest_pair_probability": weakest.probability if weakest else None,
+                "contradiction_threshold": verdict.threshold,
+            }
+    return {}
+
+
 def aggregated_frame(report: Report) -> pd.DataFrame:
     """The report's numbers, one row per (generator, setting) plus the gray row: the CSV format."""
     rows = []
@@ -292,6 +368,7 @@ def aggregated_frame(report: Report) -> pd.DataFrame:
                 out[f"{column.key}_effect"] = effect.estimate if effect else None
                 out[f"{column.key}_effect_low"] = effect.low if effect else None
                 out[f"{column.key}_effect_high"] = effect.high if effect else None
+                out.update(_statistics(report.analysis, section.generator, row.setting, column.key))
             rows.append(out)
     frame = pd.DataFrame(rows)
     # The notes and verdicts every format carries, as rows of their own kind.
@@ -301,14 +378,8 @@ def aggregated_frame(report: Report) -> pd.DataFrame:
     ]
     for section in report.sections:
         for sentence in [*section.verdicts, *([section.headline] if section.headline else [])]:
-            extra.append(
-                {
-                    "study": report.study.get("name"),
-                    "generator": section.generator,
-                    "setting": "verdict",
-                    "note": sentence,
-                }
-            )
+            row = {"study": report.study.get("name"), "generator": section.generator, "setting": "verdict"}
+            extra.append({**row, "note": sentence, **_verdict_numbers(report.analysis, sentence)})
     # Last, what each measure column is, from its declaration: label, unit and which way is better.
     for column in report.columns:
         if column.measure is not None:

@@ -20,10 +20,17 @@ class EffectCell:
     low: float | None  # None: no interval (one seed, for a training loss)
     high: float | None
     basis: str
+    significant: bool | None = None  # after Benjamini-Hochberg over the generator's effects
 
     @property
     def excludes_zero(self) -> bool:
+        """The uncorrected 95% interval excludes 0."""
         return self.low is not None and self.high is not None and (self.low > 0 or self.high < 0)
+
+    @property
+    def marked(self) -> bool:
+        """Bold in the effects table: significant after BH (the uncorrected reading where not given)."""
+        return self.excludes_zero if self.significant is None else bool(self.significant)
 
 
 @dataclass
@@ -62,7 +69,9 @@ def build_effects(analysis, generator: str, table: Table) -> EffectsTable | None
         if mine.empty:
             continue
         cells = {
-            e.metric: EffectCell(float(e.estimate), _number(e.low), _number(e.high), str(e.basis))
+            e.metric: EffectCell(
+                float(e.estimate), _number(e.low), _number(e.high), str(e.basis), bool(e.significant)
+            )
             for e in mine.itertuples(index=False)
             if e.metric in table.decimals  # a column of the table
         }

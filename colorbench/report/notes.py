@@ -109,10 +109,14 @@ def study_notes(runs, record, tables, scale: str, seeds: str, analysis) -> list[
     notes = [scale_note(runs, scale, seeds)]
     if analysis is not None:
         notes.append(
-            "Intervals: 95%, paired with Default by seed and val image (a bootstrap over seeds and images, "
-            "calibrated for few seeds); training losses are paired by seed only. "
-            "Best (bold): better than gray beyond noise and than the runner-up beyond noise. "
-            "+ / -: better / worse than gray beyond noise; no sign: indistinguishable from gray."
+            "Intervals: 95%, paired with Default by seed and val image (a t interval on the two-way "
+            "seeds x images standard error, few-seed degrees of freedom); training losses are paired by seed "
+            "only. Multiplicity: + / - (better / worse than gray beyond noise) and the count of settings "
+            "beating gray use Holm's correction over each metric's settings (family-wise 5%); bold effects "
+            "use Benjamini-Hochberg over each generator's effects (false discovery rate 5%); the intervals "
+            "shown are uncorrected, the CSV has both. Best (bold in the main table): better than gray "
+            "(Holm) and than every other setting beyond noise. |ΔCF| is never counted as beating gray: "
+            "gray's |ΔCF| equals the truth's colourfulness, so any tint would."
         )
         if any("images only" in b for b in set(analysis.effects.get("basis", []))):
             notes.append(

@@ -193,10 +193,13 @@ def protocol(record: dict[str, Any], runs: pd.DataFrame, interval: str) -> list[
         ("Cells", INTERVALS[interval] + "; n = seeds whose run completed"),
         (
             "Intervals and marks",
-            "effects against Default and against gray: 95% intervals from a bootstrap over seeds and val "
-            "images, paired, calibrated for few seeds (colorbench/analysis); best = better than gray "
-            "and than the runner-up beyond noise; claim verdict: supported if P(claimed order) >= 0.95, "
-            "contradicted if a pair of the claim is reversed with probability >= 1 - 0.05/k (k pairs), "
+            "effects against Default and against gray: paired 95% t intervals on the two-way seeds x "
+            "val images standard error with Satterthwaite degrees of freedom (colorbench/analysis); "
+            "better / worse than gray: Holm over each metric's settings; bold effects: Benjamini-Hochberg "
+            "over each generator's effects; best = better than gray (Holm) and than every other setting "
+            "beyond noise; |ΔCF| is never counted as beating gray; claim verdict: P(claimed order) is the "
+            "share of bootstrap replicates in that order (chance 1/k! for k factors), supported if >= 0.95, "
+            "contradicted if a pair of the claim is reversed with probability >= 1 - 0.05/p (p pairs), "
             "else unresolved",
         ),
         (

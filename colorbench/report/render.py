@@ -192,7 +192,7 @@ def html_effect(effect: EffectCell | None, decimals: int) -> Markup:
     estimate, interval = effect_parts(effect, decimals)
     if estimate is None:
         return Markup('<span class="na">–</span>')
-    css = "sig" if effect.excludes_zero else "ns"
+    css = "sig" if effect.marked else "ns"
     text = Markup(f'<span class="{css}">') + escape(estimate) + Markup("</span>")
     return text + (Markup('<span class="pm">') + escape(interval) + Markup("</span>") if interval else "")
 
@@ -202,7 +202,7 @@ def md_effect(effect: EffectCell | None, decimals: int) -> str:
     if estimate is None:
         return "–"
     text = estimate + (f" {interval}" if interval else "")
-    return f"**{text}**" if effect.excludes_zero else text
+    return f"**{text}**" if effect.marked else text
 
 
 def tex_effect(effect: EffectCell | None, decimals: int) -> str:
