@@ -4,17 +4,18 @@ Real set: the built-in sample photos at 64 px (``colorbench data prepare --data 
 8-bit sRGB. "Colorized" sets made from them, each the real photo's L* with altered a*b*: the same
 photos (identical), two halves of the real set, ab x 0.8 and x 0.5 (desaturated), gray (ab = 0),
 hue rotated 30 and 90 degrees, ab blurred (gaussian, sigma 2 px), ab of another photo (each
-photo's L* with the next photo's ab). A graded critic puts real vs real at ~0.5, gray near 1.0 and
-the mild changes in between.
+photo's L* with the next photo's ab), and a trivial colorizer (each pixel the set's mean ab for
+its L*). A graded critic puts real vs real at ~0.5, gray near 1.0 and the mild changes between.
 
 Variants: the default (ridge logistic regression, penalty 1, on 23 colour-given-L statistics),
-the same at penalty 0.01 (weakly regularised), the 147-cell ab histogram per L* third, and a
-two-conv CNN on L*a*b* pixels (as in the issue's first measurement; not part of colorbench).
+the same at penalty 0.01 (weakly regularised), the 147-cell ab histogram per L* third, and
+(``--cnn``) a two-conv CNN on L*a*b* pixels (as in the issue's first measurement; not part of
+colorbench). ``--null N``: N random real-vs-real half splits, how often the 95% interval holds 0.5.
 
 Cost: :func:`colorbench.realism.c2st` on the val split (47 photos) and on all photos, with torch's
 threads as the trainer sets them; prints the CPU model and the load average.
 
-    python benchmarks/bench_c2st.py [--all-photos] [--no-cnn] [--repeat 5] [--quick]
+    python benchmarks/bench_c2st.py [--all-photos] [--null 100] [--cnn] [--repeat 5] [--quick]
 """
 
 from __future__ import annotations
@@ -82,6 +83,16 @@ def _blur(ab: torch.Tensor, sigma: float) -> torch.Tensor:
     return flat.reshape(ab.shape)
 
 
+def mean_ab_given_l(lab: torch.Tensor, bins: int = 50) -> torch.Tensor:
+    """A trivial colorizer: each pixel gets the set's mean a*b* for its L* (what an L1-trained
+    generator early in training resembles: the brownish average colour of each lightness)."""
+    index = (lab[:, 0] / 100 * bins).long().clamp(0, bins - 1).flatten()
+    ab = lab[:, 1:].permute(1, 0, 2, 3).reshape(2, -1)
+    counts = torch.zeros(bins).index_add_(0, index, torch.ones_like(index, dtype=torch.float32))
+    table = torch.zeros(2, bins).index_add_(1, index, ab) / counts.clamp(min=1)
+    return table[:, index].reshape(2, lab.shape[0], *lab.shape[2:]).permute(1, 0, 2, 3)
+
+
 def fake_sets(lab: torch.Tensor) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     """(name, real rgb8, colorized rgb8) for each synthetic colorization."""
     real = to_rgb8(lab)
@@ -97,6 +108,7 @@ def fake_sets(lab: torch.Tensor) -> list[tuple[str, torch.Tensor, torch.Tensor]]
         ("hue +90 deg", real, to_rgb8(_with_ab(lab, _rotate(ab, 90)))),
         ("ab blurred (sigma 2 px)", real, to_rgb8(_with_ab(lab, _blur(ab, 2.0)))),
         ("ab of another photo", real, to_rgb8(_with_ab(lab, ab.roll(1, dims=0)))),
+        ("mean ab given L* (trivial colorizer)", real, to_rgb8(_with_ab(lab, mean_ab_given_l(lab)))),
     ]
 
 
@@ -168,7 +180,7 @@ def main() -> None:
     parser.add_argument(
         "--all-photos", action="store_true", help="grade on train + val photos (237), not val (47)"
     )
-    parser.add_argument("--no-cnn", action="store_true", help="skip the two-conv CNN comparison")
+    parser.add_argument("--cnn", action="store_true", help="add the two-conv CNN column (minutes on 2 cores)")
     parser.add_argument("--repeat", type=int, default=5, help="timed repetitions of the default C2ST")
     parser.add_argument(
         "--null",
@@ -177,10 +189,12 @@ def main() -> None:
         metavar="N",
         help="also N random real-vs-real half splits: how often the interval holds 0.5",
     )
-    parser.add_argument("--quick", action="store_true", help="smoke mode: val photos, no CNN, 1 repetition")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke mode: val photos, default critic only, 1 repetition"
+    )
     args = parser.parse_args()
     if args.quick:
-        args.all_photos, args.no_cnn, args.repeat = False, True, 1
+        args.all_photos, args.cnn, args.repeat = False, False, 1
     threads = configure_threads()
     print(
         f"machine: {cpu_model()}, {os.cpu_count()} CPUs, torch threads {threads}, "
@@ -189,19 +203,20 @@ def main() -> None:
 
     lab = load_lab(args.cache_dir, args.all_photos)
     sets = fake_sets(lab)
-    columns = list(VARIANTS) + ([] if args.no_cnn else ["two-conv CNN (pixels)"])
+    variants = dict(list(VARIANTS.items())[:1]) if args.quick else VARIANTS
+    columns = list(variants) + (["two-conv CNN (pixels)"] if args.cnn else [])
     print(f"\n{len(lab)} photos, 5 folds, seed 0; each cell: accuracy / AUC / cross-entropy (nats)\n")
     print("| colorized set | " + " | ".join(columns) + " |")
     print("|---|" + "---|" * len(columns))
     for name, real, fake in sets:
         cells = []
-        for options in VARIANTS.values():
+        for options in variants.values():
             r = c2st(real, fake, seed=0, **options)
             cells.append(
                 f"{r.accuracy:.2f} [{r.accuracy_interval[0]:.2f}, {r.accuracy_interval[1]:.2f}] / "
                 f"{r.auc:.2f} / {r.cross_entropy:.2f}"
             )
-        if not args.no_cnn:
+        if args.cnn:
             r = cnn_c2st(real, fake)
             cells.append(f"{r['accuracy']:.2f} / {r['auc']:.2f} / {r['cross_entropy']:.2f}")
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)

@@ -90,6 +90,17 @@ def test_rerun_is_bit_identical_and_the_seed_matters(photos):
     assert not np.array_equal(other.p_real_of_real, first.p_real_of_real)
 
 
+def test_thread_count_does_not_change_the_numbers(photos):
+    real, fake = photos[:40], _recoloured(photos[:40], 0.7)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = c2st(real, fake, seed=4)
+    finally:
+        torch.set_num_threads(threads)
+    assert one == c2st(real, fake, seed=4)
+
+
 def test_result_is_typed_and_serialisable(photos):
     result = c2st(photos[:20], _recoloured(photos[:20], 0.0), folds=4, seed=2, n_boot=200)
     assert isinstance(result, C2STResult)
