@@ -211,6 +211,7 @@ def main() -> None:
         metavar="N",
         help="also N random real-vs-real half splits: how often the interval holds 0.5",
     )
+    parser.add_argument("--null-size", type=int, default=None, help="photos per null split (default all)")
     parser.add_argument("--cost-only", action="store_true", help="only time the default C2ST")
     parser.add_argument(
         "--quick", action="store_true", help="smoke mode: val photos, default critic only, 1 repetition"
@@ -230,7 +231,7 @@ def main() -> None:
         grade(sets, args)
 
     if args.null:
-        null_calibration(lab, args.null)
+        null_calibration(lab, args.null, args.null_size)
 
     print("\ncost of the default C2ST (features of both sets, 5 fits, 2000 bootstrap resamples), ab x 0.5:")
     for label, take in (("val photos", 47), ("all photos", len(lab))):
@@ -250,21 +251,23 @@ def main() -> None:
         )
 
 
-def null_calibration(lab: torch.Tensor, splits: int) -> None:
+def null_calibration(lab: torch.Tensor, splits: int, size: int | None = None) -> None:
     """Real vs real: random halves of the photos, ``splits`` times; how often does 0.5 fall inside?"""
     real = to_rgb8(lab)
-    half = len(real) // 2
+    size = min(size or len(real), len(real))
+    half = size // 2
     rng = np.random.default_rng(12345)
     inside, accuracy, auc, ce = 0, [], [], []
     for split in range(splits):
         order = torch.from_numpy(rng.permutation(len(real)))
-        r = c2st(real[order[:half]], real[order[half : 2 * half]], seed=split)
+        r = c2st(real[order[:half]], real[order[half : 2 * half]], seed=split)  # from `size` photos
         inside += r.accuracy_interval[0] <= 0.5 <= r.accuracy_interval[1]
         accuracy.append(r.accuracy)
         auc.append(r.auc)
         ce.append(r.cross_entropy)
     print(
-        f"\nnull (random halves of {len(real)} photos, {half} pairs, {splits} splits): 95% accuracy interval "
+        f"\nnull (random halves of {size} of {len(real)} photos, {half} pairs, {splits} splits): "
+        f"95% accuracy interval "
         f"holds 0.5 in {inside}/{splits} ({inside / splits:.1%}); accuracy mean {np.mean(accuracy):.3f} "
         f"(sd {np.std(accuracy):.3f}), AUC mean {np.mean(auc):.3f}, cross-entropy mean {np.mean(ce):.3f}"
     )

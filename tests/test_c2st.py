@@ -164,6 +164,7 @@ def test_ridge_logistic_reaches_the_minimum():
         (np.zeros((10, 8, 8, 3)), np.zeros((10, 8, 8, 3)), {"features": "cnn"}, "unknown feature set"),
         (np.zeros((10, 8, 8, 3)), np.zeros((10, 8, 8, 3)), {"penalty": 0}, "penalty must be"),
         (np.zeros((10, 8, 8, 3)), np.zeros((10, 8, 8, 3)), {"n_boot": 10}, "n_boot must be"),
+        (np.zeros((10, 8, 8, 3)), np.zeros((10, 8, 8, 3)), {"seed": -1}, "seed must be"),
     ],
 )
 def test_bad_input_is_one_clear_error(real, fake, options, message):

@@ -22,15 +22,16 @@ setting is more realistic. This critic is built to stay graded:
   lightness edges). A colorized photo carries its real photo's L*, so lightness, texture and
   content are identical on both sides; the critic can only use what the colorizer chose. Both
   sides are rounded to 8-bit sRGB first, so a float output is not betrayed by its quantisation.
-  A summary per photo also cannot latch onto pixel-level artefacts a CNN finds (checkerboards,
-  noise), which tell one generator from real at ~100% whatever its colours.
+  A summary per photo sees pixel artefacts only through its two gradient numbers, not as
+  patterns (checkerboards, blocking) that a CNN on pixels learns whatever the colours.
 * **Critic: a small-capacity, strongly regularised linear model**, ridge logistic regression
   (penalty :data:`DEFAULT_PENALTY` on standardised features, fitted exactly by Newton's method:
   no learning rate, no epochs, deterministic). Its held-out probabilities stay moderate, so the
   **held-out AUC** and **cross-entropy** (nats; ln 2 = 0.693 is chance) keep ordering sets whose
   accuracy has reached 1.0 -- report them beside accuracy.
-* The ``ab-histogram`` feature set (147 cells) was the second variant tried; on the built-in photos
-  it saturated sooner (see docs/realism.md for both variants' figures on synthetic colorizations).
+* The ``ab-histogram`` feature set (147 cells) was the second variant tried: it has no spatial
+  information, so it missed blurred colour and another photo's colour, and separated gray less
+  cleanly (docs/realism.md has every variant's figures on synthetic colorizations).
 
 **Interval.** Each photo contributes two held-out decisions (its real and its colorized version)
 that are not independent, so the 95% intervals are percentile bootstraps over photos (``n_boot``
@@ -38,8 +39,8 @@ resamples, photos drawn with replacement carrying both their decisions), not a b
 over 2N decisions. They cover the scoring of the held-out photos, not the refitting of the critic
 (as in Lopez-Paz and Oquab's test), so they are somewhat too narrow: under the null (random halves
 of the built-in photos, benchmarks/bench_c2st.py and docs/realism.md) they held 0.5 in 88% of 150
-splits at 23 pairs and 91% of 100 at 118 pairs; the spread of the accuracy over splits was ~1.3x
-what the bootstrap assumes. Read an interval that just excludes 0.5 as weak evidence.
+splits at 23 pairs and 91% and 95% of 100 and 60 at 118 pairs; the spread of the accuracy over
+splits was 1.2-1.3x what the bootstrap assumes. Read an interval that just excludes 0.5 as weak evidence.
 
 **Determinism.** Folds and bootstrap draws come from ``numpy.random.default_rng`` seeded with
 ``seed``; the features and the Newton fit have no randomness. The same inputs and seed give
@@ -56,7 +57,7 @@ import numpy as np
 import torch
 
 from colorbench.errors import ColorbenchError
-from colorbench.realism.features import COLOUR_GIVEN_L_NAMES, FEATURE_SETS, extract
+from colorbench.realism.features import FEATURE_SETS, extract
 
 DEFAULT_FOLDS = 5
 DEFAULT_PENALTY = 1.0  # ridge penalty on standardised features (objective: mean log loss + penalty/2 |w|^2)
@@ -245,6 +246,8 @@ def c2st(
     _check_counts(n, folds, n_boot)
     if features not in FEATURE_SETS:
         raise C2STInputError(f"unknown feature set {features!r}; choose from {', '.join(FEATURE_SETS)}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise C2STInputError(f"seed must be a non-negative integer; got {seed!r}")
     if not (isinstance(penalty, (int, float)) and math.isfinite(penalty) and penalty > 0):
         raise C2STInputError(f"penalty must be a positive number; got {penalty!r}")
 
@@ -274,13 +277,10 @@ def c2st(
     boot_auc = ((counts @ kernel) * counts).sum(axis=1) / n**2
 
     dims = x_real.shape[1]
-    what = (
-        f"{dims} colour-given-L statistics per photo"
-        if features == "colour-given-L"
-        else f"{dims}-cell ab histogram per L* third per photo"
-    )
     if features == "colour-given-L":
-        assert dims == len(COLOUR_GIVEN_L_NAMES)
+        what = f"{dims} colour-given-L statistics per photo"
+    else:
+        what = f"{dims}-cell ab histogram per L* third per photo"
     return C2STResult(
         accuracy=float(right.mean() / 2),
         accuracy_interval=_interval(boot_accuracy),
@@ -290,7 +290,7 @@ def c2st(
         cross_entropy_interval=_interval(boot_loss),
         n_photos=n,
         folds=folds,
-        seed=seed,
+        seed=int(seed),
         critic=f"ridge logistic regression (penalty {penalty:g}, standardised features) on {what}",
         interval_method=f"percentile bootstrap over photos, {n_boot} resamples, {LEVEL:.0%}",
         wall_time_s=time.perf_counter() - started,
