@@ -39,3 +39,12 @@ def test_benchmark_runs_and_prints_a_ratio(tmp_path, script, args, ratio):
     assert re.search(ratio, out), out
     if script != "bench_gpu.py":  # its CPU smoke mode has no machine line to give
         assert "machine:" in out
+
+
+def test_c2st_benchmark_runs_and_grades_gray_above_real(tmp_path):
+    out = _run("bench_c2st.py", "--cache-dir", str(tmp_path / "cache"), cache=tmp_path / "cache")
+    assert "machine:" in out
+    identical = re.search(r"\| real vs real \(identical\) \| 0\.50 \[0\.50, 0\.50\]", out)
+    gray = re.search(r"\| gray \(ab = 0\) \| (\d\.\d\d)", out)
+    assert identical and gray and float(gray.group(1)) > 0.9, out
+    assert re.search(r"val photos \(47 photos x 2, 64 px\): median \d+\.\d+ s", out), out
