@@ -18,8 +18,10 @@ import sys
 import threading
 from types import FrameType
 
-# 10 minutes: 49x the slowest full save measured on the CPU (256 px, benchmarks/RESULTS.md),
-# rounded up; a GPU trains faster but saves no faster, so the budget is wall time, not epochs.
+# A floor of 10 minutes: 49x a 384 MB save (64 px) that took 12 s or less, as on this project's
+# CPU (benchmarks/RESULTS.md, "Checkpoint cost"); a slower save (a loaded machine, 256 px, a network
+# filesystem) raises the interval to 49x its own measured seconds, so the 2% holds on any disk. A
+# GPU trains faster but saves no faster, so the budget is wall time, not epochs.
 DEFAULT_CHECKPOINT_MINUTES = 10.0
 # Saving at most 2% of the time: 1 s of saving per 49 s of training.
 MAX_SAVE_SHARE = 0.02
