@@ -6,7 +6,7 @@ epoch, as colorbench did before; (b) the default budget (``checkpoint_every`` un
 every ``DEFAULT_CHECKPOINT_MINUTES`` of training, and after the last epoch). Every save is timed
 (serialising plus the atomic write); the share is save seconds / (training seconds + save
 seconds). A short run saves once under (b), at its end; the steady-state share of a long run
-under (b) is one save per budget (10 min, or 49 saves' time if longer): ``save / (budget + save)``.
+under (b) is one save per budget (10 min, or 50 saves' time if longer): ``save / (budget + save)``.
 The final losses and metrics of (a) and (b) must be equal: when a run saves changes no number.
 
     nice -n 10 python benchmarks/bench_checkpoint.py                 # 64 and 256 px, 3 epochs

@@ -18,14 +18,13 @@ import sys
 import threading
 from types import FrameType
 
-# A floor of 10 minutes: 49x a 384 MB save (64 px) that took 12 s or less, as on this project's
+# A floor of 10 minutes: 50x a 384 MB save (64 px) that took 12 s or less, as on this project's
 # CPU (benchmarks/RESULTS.md, "Checkpoint cost"); a slower save (a loaded machine, 256 px, a network
-# filesystem) raises the interval to 49x its own measured seconds, so the 2% holds on any disk. A
+# filesystem) raises the interval to 50x its own measured seconds, so the 2% holds on any disk. A
 # GPU trains faster but saves no faster, so the budget is wall time, not epochs.
 DEFAULT_CHECKPOINT_MINUTES = 10.0
-# Saving at most 2% of the time: 1 s of saving per 49 s of training.
-MAX_SAVE_SHARE = 0.02
-TRAIN_PER_SAVE = (1 - MAX_SAVE_SHARE) / MAX_SAVE_SHARE
+# Saving under 2% of the time: at least 50 s of training per second of saving (1/51 = 1.96%).
+TRAIN_PER_SAVE = 50.0
 
 
 class CheckpointPolicy:
