@@ -6,7 +6,6 @@ import dataclasses
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import textwrap
@@ -258,6 +257,20 @@ def _epochs_logged(run_dir: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
+def _kill_when(child: subprocess.Popen, read, ready) -> None:
+    """SIGKILL ``child`` once ``ready(read())`` holds, checked while it is stopped (SIGSTOP)."""
+    deadline = time.time() + 1200  # generous: a loaded machine trains 10x slower
+    while time.time() < deadline and child.poll() is None:
+        child.send_signal(signal.SIGSTOP)  # frozen: what is on disk is what the kill leaves
+        if ready(read()):
+            child.send_signal(signal.SIGKILL)
+            break
+        child.send_signal(signal.SIGCONT)
+        time.sleep(0.01)
+    child.wait()
+    assert child.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+
+
 def test_kill_9_between_checkpoints_on_a_time_budget_resumes_to_identical_numbers(
     photo_dir, tiny_data, tmp_path
 ):
@@ -269,34 +282,26 @@ def test_kill_9_between_checkpoints_on_a_time_budget_resumes_to_identical_number
     reference = train_run(
         every_epoch.spec, every_epoch.options, store / "uninterrupted", data=tiny_data, verbose=False
     )
-    # A budget of about 2 epochs' training: a checkpoint every 2 to 4 epochs even if this machine's
-    # load makes the next run's epochs twice as fast or slow, so some epochs end without one.
-    epoch_seconds = statistics.median(
-        r["wall_time_s"] for r in _read_jsonl(store / "uninterrupted" / "metrics.jsonl")
-    )
-    budget = every_epoch.options.replace(checkpoint_every=2 * epoch_seconds / 60)
-    assert (
-        budget.checkpoint_every > 0
-        and every_epoch.spec == resolve_request(_request(photo_dir, epochs=epochs, eval_every=2)).spec
-    )  # the budget is an option: same run identity
+    # Deterministic whatever the machine's speed: first with a checkpoint at every epoch, killed
+    # after epoch 2 or later; then resumed with a budget no epoch reaches (so the epochs it trains
+    # have no checkpoint) and killed again once it has trained past the checkpoint.
+    budget = every_epoch.options.replace(checkpoint_every=1000.0)
+    assert every_epoch.spec == resolve_request(_request(photo_dir, epochs=epochs, eval_every=2)).spec
 
     killed = store / "killed"
-    child = _spawn_run(dataclasses.replace(every_epoch, options=budget), killed, tiny_data.path.parent)
-    saved = None
-    deadline = time.time() + 1200  # generous: a loaded machine trains 10x slower
-    while time.time() < deadline and child.poll() is None:
-        logged = _epochs_logged(killed)
-        if (killed / "checkpoint.pt").exists() and 0 < logged < epochs:
-            child.send_signal(signal.SIGSTOP)  # frozen: what is on disk is what the kill leaves
-            saved, logged = checkpoint_epoch(killed / "checkpoint.pt"), _epochs_logged(killed)
-            if saved is not None and saved < logged < epochs:
-                child.send_signal(signal.SIGKILL)
-                break
-            child.send_signal(signal.SIGCONT)
-        time.sleep(0.005)
-    child.wait()
-    assert child.returncode == -signal.SIGKILL, "the run ended before an epoch without a checkpoint"
-    assert 1 <= saved < logged < epochs  # killed after an epoch that no checkpoint holds
+    cache = tiny_data.path.parent
+    first = _spawn_run(every_epoch, killed, cache)
+    _kill_when(
+        first,
+        lambda: (killed / "checkpoint.pt").exists() and checkpoint_epoch(killed / "checkpoint.pt") or 0,
+        lambda saved: saved >= 2,
+    )
+    saved = checkpoint_epoch(killed / "checkpoint.pt")
+    second = _spawn_run(dataclasses.replace(every_epoch, options=budget), killed, cache)
+    _kill_when(second, lambda: _epochs_logged(killed), lambda logged: logged > saved + 1)
+    logged = _epochs_logged(killed)
+    assert checkpoint_epoch(killed / "checkpoint.pt") == saved  # no checkpoint since
+    assert 2 <= saved < logged < epochs  # killed after epochs that no checkpoint holds
 
     resumed = train_run(every_epoch.spec, budget, killed, data=tiny_data, verbose=False)
     assert f"resuming killed after epoch {saved}" in (killed / "train.log").read_text()
