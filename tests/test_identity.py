@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -106,6 +107,36 @@ def test_a_variant_files_content_is_part_of_the_identity(tmp_path, monkeypatch):
     assert first[str(weights)] != second[str(weights)] and second[str(weights)].startswith("sha256=")
     weights.unlink()
     assert identity.variant_files("filetest", "v") == {str(weights): None}
+
+
+@pytest.mark.parametrize("name", ["unet", "zhang", "gray"])
+def test_a_builtin_fingerprint_covers_the_network_that_its_build_imports(name):
+    """The declaration (the entry point, no torch) and the network (imported by build) are both
+    hashed, so editing either makes the plugin's runs stale."""
+    import hashlib
+
+    from colorbench.models import plugin_info
+    from colorbench.models.fingerprint import _package_files, code_fingerprint, file_digest
+
+    info = plugin_info(name)
+    files, base = _package_files(info.value.partition(":")[0])
+    hashed = {p.relative_to(base).as_posix() for p in files}
+    assert hashed == {f"colorbench/models/{name}.py", f"colorbench/models/networks/{name}.py"}
+    lines = sorted(f"{p.relative_to(base).as_posix()} {file_digest(p)}" for p in files)
+    assert code_fingerprint(info.value, None) == hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    # Building a variant imports exactly its own network module, which is hashed.
+    code = (
+        "import sys\n"
+        f"from colorbench.models import get_generator\nplugin = get_generator({name!r})\n"
+        "assert 'torch' not in sys.modules\n"
+        "before = set(sys.modules)\n"
+        "plugin.create(plugin.default_for(64), 64)\n"
+        "print(*sorted(m for m in set(sys.modules) - before if m.startswith('colorbench.models.networks.')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    imported = {m.replace(".", "/") + ".py" for m in result.stdout.split()}
+    assert imported == {f"colorbench/models/networks/{name}.py"} <= hashed
 
 
 def test_fingerprints_cost_milliseconds_and_match_a_wheels_record(tmp_path):

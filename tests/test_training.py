@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -183,7 +184,8 @@ _CHILD = textwrap.dedent("""
 
 
 def test_kill_9_then_resume_gives_identical_final_metrics(photo_dir, tiny_data, tmp_path):
-    resolved = resolve_request(_request(photo_dir, epochs=4, eval_every=2))
+    # Checkpoints at every epoch (checkpoint_every=0); on a time budget: the test after this one.
+    resolved = resolve_request(_request(photo_dir, epochs=4, eval_every=2, checkpoint_every=0))
     cache = tiny_data.path.parent
     store = tmp_path / "store"
     reference = train_run(
@@ -230,6 +232,130 @@ def test_kill_9_then_resume_gives_identical_final_metrics(photo_dir, tiny_data, 
     per_image = pd.read_parquet(killed / "per_image.parquet")
     expected = pd.read_parquet(store / "uninterrupted" / "per_image.parquet")
     pd.testing.assert_frame_equal(per_image, expected)
+
+
+def _spawn_run(resolved, run_dir: Path, cache: Path) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _CHILD,
+            json.dumps(resolved.spec.to_dict()),
+            json.dumps(resolved.options.to_dict()),
+            str(run_dir),
+            str(cache),
+        ],
+        env=env,
+        # Like a terminal's foreground job (a background shell would leave SIGINT ignored).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def _epochs_logged(run_dir: Path) -> int:
+    path = run_dir / "metrics.jsonl"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def _kill_when(child: subprocess.Popen, read, ready) -> None:
+    """SIGKILL ``child`` once ``ready(read())`` holds, checked while it is stopped (SIGSTOP)."""
+    deadline = time.time() + 1200  # generous: a loaded machine trains 10x slower
+    while time.time() < deadline and child.poll() is None:
+        child.send_signal(signal.SIGSTOP)  # frozen: what is on disk is what the kill leaves
+        if ready(read()):
+            child.send_signal(signal.SIGKILL)
+            break
+        child.send_signal(signal.SIGCONT)
+        time.sleep(0.01)
+    child.wait()
+    assert child.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+
+
+def test_kill_9_between_checkpoints_on_a_time_budget_resumes_to_identical_numbers(
+    photo_dir, tiny_data, tmp_path
+):
+    from colorbench.store.checkpoint_peek import checkpoint_epoch
+
+    epochs = 8
+    every_epoch = resolve_request(_request(photo_dir, epochs=epochs, eval_every=2, checkpoint_every=0))
+    store = tmp_path / "store"
+    reference = train_run(
+        every_epoch.spec, every_epoch.options, store / "uninterrupted", data=tiny_data, verbose=False
+    )
+    # Deterministic whatever the machine's speed: first with a checkpoint at every epoch, killed
+    # after epoch 2 or later; then resumed with a budget no epoch reaches (so the epochs it trains
+    # have no checkpoint) and killed again once it has trained past the checkpoint.
+    budget = every_epoch.options.replace(checkpoint_every=1000.0)
+    assert every_epoch.spec == resolve_request(_request(photo_dir, epochs=epochs, eval_every=2)).spec
+
+    killed = store / "killed"
+    cache = tiny_data.path.parent
+    first = _spawn_run(every_epoch, killed, cache)
+    _kill_when(
+        first,
+        lambda: (killed / "checkpoint.pt").exists() and checkpoint_epoch(killed / "checkpoint.pt") or 0,
+        lambda saved: saved >= 2,
+    )
+    saved = checkpoint_epoch(killed / "checkpoint.pt")
+    second = _spawn_run(dataclasses.replace(every_epoch, options=budget), killed, cache)
+    _kill_when(second, lambda: _epochs_logged(killed), lambda logged: logged > saved + 1)
+    logged = _epochs_logged(killed)
+    assert checkpoint_epoch(killed / "checkpoint.pt") == saved  # no checkpoint since
+    assert 2 <= saved < logged < epochs  # killed after epochs that no checkpoint holds
+
+    resumed = train_run(every_epoch.spec, budget, killed, data=tiny_data, verbose=False)
+    assert f"resuming killed after epoch {saved}" in (killed / "train.log").read_text()
+    assert resumed.final_val == reference.final_val
+    assert resumed.final_train == reference.final_train
+    assert [r["epoch"] for r in _read_jsonl(killed / "metrics.jsonl")] == list(range(1, epochs + 1))
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(killed / "per_image.parquet"),
+        pd.read_parquet(store / "uninterrupted" / "per_image.parquet"),
+    )
+    assert checkpoint_epoch(killed / "checkpoint.pt") == epochs  # always saved at the end
+
+
+def test_ctrl_c_finishes_the_epoch_checkpoints_it_and_resumes_identically(photo_dir, tiny_data, tmp_path):
+    from colorbench.store.checkpoint_peek import checkpoint_epoch
+
+    resolved = resolve_request(_request(photo_dir, epochs=4))  # default budget: no checkpoint before the end
+    assert resolved.options.checkpoint_every is None
+    reference = train_run(
+        resolved.spec, resolved.options, tmp_path / "reference", data=tiny_data, verbose=False
+    )
+
+    run = tmp_path / "interrupted"
+    child = _spawn_run(resolved, run, tiny_data.path.parent)
+    deadline = time.time() + 600
+    while time.time() < deadline and child.poll() is None and _epochs_logged(run) < 1:
+        time.sleep(0.005)
+    assert child.poll() is None, "the run finished before it could be interrupted"
+    child.send_signal(signal.SIGINT)
+    child.wait(timeout=600)  # it finishes the epoch first
+    assert child.returncode != 0
+    saved = checkpoint_epoch(run / "checkpoint.pt")
+    assert saved is not None and 1 <= saved == _epochs_logged(run) < 4, saved
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["epochs_completed"] == saved
+
+    resumed = train_run(resolved.spec, resolved.options, run, data=tiny_data, verbose=False)
+    assert f"resuming interrupted after epoch {saved}" in (run / "train.log").read_text()
+    assert resumed.final_val == reference.final_val
+    assert resumed.final_train == reference.final_train
+
+
+def test_checkpoint_every_is_an_option_in_minutes():
+    request = RunRequest(generator="unet", epochs=1)
+    assert request.with_overrides({"checkpoint_every": "2.5"}).checkpoint_every == 2.5
+    assert request.with_overrides({"checkpoint_every": "auto"}).checkpoint_every is None
+    with pytest.raises(ColorbenchError, match="checkpoint_every='soon': expected a number of minutes"):
+        request.with_overrides({"checkpoint_every": "soon"})
+    with pytest.raises(ColorbenchError, match="checkpoint_every=-1.0"):
+        resolve_request(request.with_overrides({"checkpoint_every": "-1"}))
+    a, b = (resolve_request(request.with_overrides({"checkpoint_every": v})) for v in ("0", "30"))
+    assert a.spec.run_id == b.spec.run_id and a.options != b.options
 
 
 # --------------------------------------------------------------------------- divergence

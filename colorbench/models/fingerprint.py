@@ -1,8 +1,12 @@
 """A plugin's code fingerprint: the content of the files that define it, so a changed plugin is noticed.
 
 What is hashed: for a third-party plugin, every file of the import package its entry point lives in
-(``colorbench_timm_unet/...``, ``__pycache__`` aside); for a built-in generator, its own module
-(``colorbench/models/unet.py``), since the rest of colorbench is covered by colorbench's version.
+(``colorbench_timm_unet/...``, ``__pycache__`` aside); for a built-in generator, its declaration
+module (``colorbench/models/unet.py``) and its network module of the same name
+(``colorbench/models/networks/unet.py``, imported only when a run builds the network), since the
+rest of colorbench is covered by colorbench's version. (Until the networks moved out of the
+declarations, so that ``colorbench list`` needs no torch, the declaration module alone was hashed:
+that one change of every built-in's fingerprint is in docs/results-store.md, "Changelog".)
 Each file counts by the SHA-256 of its content, in the form a wheel's ``RECORD`` lists it: for an
 installed wheel the hash is read from ``RECORD`` (no file is read), for an editable or local
 install it is computed from the file, and both give the same fingerprint for the same code. (A
@@ -21,6 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 _SKIP_DIRS = {"__pycache__"}
+BUILTIN_NETWORKS = "networks"  # colorbench/models/networks/<name>.py: a built-in's torch network
 _SKIP_SUFFIXES = {".pyc", ".pyo"}
 
 
@@ -39,7 +44,8 @@ def _package_files(module_name: str) -> tuple[list[Path], Path]:
     if top == "colorbench":
         origin = Path(importlib.util.find_spec(module_name).origin)
         depth = len(module_name.split("."))
-        return [origin], origin.parents[depth - 1]
+        network = origin.parent / BUILTIN_NETWORKS / origin.name
+        return [origin, *([network] if network.is_file() else [])], origin.parents[depth - 1]
     spec = importlib.util.find_spec(top)
     if spec is None or spec.origin is None and not spec.submodule_search_locations:
         raise ValueError(f"cannot locate the package {top!r}")

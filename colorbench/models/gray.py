@@ -2,27 +2,24 @@
 
 The usual lower reference of the field (Zhang et al. 2016 report AuC against it). It has no
 parameters and is never trained (``trainable=False``); reports show it beside every model.
+This module is its declaration (no torch); the module is :mod:`colorbench.models.networks.gray`.
 """
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from colorbench.models.contract import GeneratorPlugin, Variant
+
+if TYPE_CHECKING:
+    from torch import nn
 
 VARIANTS = {"zero": Variant(config={"ab": 0.0}, label="ab = 0")}
 
 
-class GrayBaseline(nn.Module):
-    """L (N, 1, H, W) -> ab (N, 2, H, W) of zeros, same dtype and device as the input."""
-
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
-        n, _, h, w = L.shape
-        return L.new_zeros((n, 2, h, w))
-
-
 def _build(variant: str, image_size: int) -> nn.Module:
+    from colorbench.models.networks.gray import GrayBaseline  # torch: only when a run builds one
+
     return GrayBaseline()
 
 
@@ -39,3 +36,12 @@ PLUGIN = GeneratorPlugin(
     check=_check,
     trainable=False,
 )
+
+
+def __getattr__(name: str):
+    # The network's name, as before the split (``from colorbench.models.gray import GrayBaseline``).
+    if name == "GrayBaseline":
+        from colorbench.models.networks.gray import GrayBaseline
+
+        return GrayBaseline
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

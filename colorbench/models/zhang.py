@@ -42,25 +42,25 @@ names); only these two scalings differ.
 Variants remove blocks, or single layers, and adapt the rest minimally; the input channel count
 of a block follows whatever precedes it. See ``docs/models.md`` for the exact contents of each
 variant and which reading of the study's "removal of layers from conv3, conv4 and conv8" each is.
+
+This module is the plugin's declaration (blocks, variants and checks as data, no torch: ``colorbench
+list`` imports it); the network is :mod:`colorbench.models.networks.zhang`, imported by ``build``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-from colorbench.color import AB_SCALE
 from colorbench.models.contract import GeneratorPlugin, Option, Variant
+
+if TYPE_CHECKING:
+    from torch import nn
 
 N_BINS = 313  # quantised in-gamut a*b* bins (grid 10) of Zhang et al.
 UPSAMPLE = 4
-# (input scale, output scale) per units option. eccv16.py normalises L as (L - 50)/100, i.e. half
-# the harness's L/50 - 1, and multiplies its output by 110 (raw a*b*).
-UNITS = {"normalised": (1.0, 1.0), "eccv16": (0.5, AB_SCALE)}
+# The units option's values; their scalings are in colorbench.models.networks.zhang (UNITS).
+UNIT_NAMES = ("normalised", "eccv16")
 DEFAULT_UNITS = "normalised"
 
 
@@ -111,20 +111,6 @@ LABELS = {
 DEPTHS = {"removal_348": 1, "no_conv5_7": 2, "full": 3, "removal_348_layers": None}
 
 
-def _block(c_in: int, spec: Mapping[str, Any]) -> tuple[nn.Sequential, int]:
-    layers: list[nn.Module] = []
-    for kind, c_out, k, stride, dilation in spec["layers"]:
-        if kind == "deconv":
-            layers.append(nn.ConvTranspose2d(c_in, c_out, kernel_size=k, stride=stride, padding=1))
-        else:
-            layers.append(nn.Conv2d(c_in, c_out, k, stride=stride, padding=dilation, dilation=dilation))
-        layers.append(nn.ReLU(True))
-        c_in = c_out
-    if spec["norm"]:
-        layers.append(nn.BatchNorm2d(c_in))
-    return nn.Sequential(*layers), c_in
-
-
 def without_one_conv(spec: Mapping[str, Any]) -> dict[str, Any]:
     """A block with its last stride-1 3x3 convolution removed. A stride-2 conv or a deconv is never
     the one removed, so the block down- or upsamples exactly as before."""
@@ -163,55 +149,6 @@ def scale_factors(blocks: Sequence[str]) -> tuple[int, int]:
     return down, up
 
 
-class ZhangGenerator(nn.Module):
-    """L (N, 1, H, W) in [-1, 1] -> ab (N, 2, H, W) in normalised units, or in raw a*b* with
-    ``units="eccv16"`` (see module docstring). ``one_conv_fewer``: blocks that lose one 3x3 conv."""
-
-    def __init__(
-        self,
-        blocks: Sequence[str] = ALL_BLOCKS,
-        in_channels: int = 1,
-        out_channels: int = 2,
-        *,
-        one_conv_fewer: Sequence[str] = (),
-        units: str = DEFAULT_UNITS,
-    ):
-        super().__init__()
-        if units not in UNITS:
-            raise ValueError(f"unknown units {units!r}; units: {', '.join(UNITS)}")
-        specs = block_specs(blocks, one_conv_fewer)
-        down, up = scale_factors(blocks)
-        if down != up * UPSAMPLE:
-            # The x4 head upsampling must exactly undo what the blocks leave downsampled.
-            raise ValueError(f"blocks {list(blocks)} downsample by {down} but the network restores {up * 4}")
-        self.units = units
-        self.input_scale, self.output_scale = UNITS[units]
-        self.blocks = nn.ModuleDict()
-        c = in_channels
-        for name, spec in specs.items():
-            self.blocks[name], c = _block(c, spec)
-        self.to_bins = nn.Conv2d(c, N_BINS, kernel_size=1)
-        self.to_ab = nn.Conv2d(N_BINS, out_channels, kernel_size=1, bias=False)
-
-    def extra_repr(self) -> str:
-        return f"units={self.units!r}"
-
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
-        x = L * self.input_scale if self.input_scale != 1.0 else L
-        for block in self.blocks.values():
-            x = block(x)
-        ab = self.to_ab(torch.softmax(self.to_bins(x), dim=1))
-        # Same as Upsample(scale_factor=4) when the size is divisible (the check ensures it), but
-        # written as the input's size so the output can never be off by a pixel.
-        ab = F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)
-        return ab * self.output_scale if self.output_scale != 1.0 else ab
-
-
-def create_zhang(config: Mapping[str, Any], units: str = DEFAULT_UNITS) -> ZhangGenerator:
-    """The one factory: build the network from a variant's config and the units option."""
-    return ZhangGenerator(config["blocks"], one_conv_fewer=config.get("one_conv_fewer", ()), units=units)
-
-
 def check_size(blocks: Sequence[str], image_size: int, label: str = "this variant") -> str | None:
     down, _ = scale_factors(blocks)
     if image_size % down:
@@ -227,6 +164,8 @@ def _units(options: Mapping[str, Any] | None) -> str:
 
 
 def _build(variant: str, image_size: int, options: Mapping[str, Any] | None = None) -> nn.Module:
+    from colorbench.models.networks.zhang import create_zhang  # torch: only when a run builds one
+
     return create_zhang(VARIANTS[variant], units=_units(options))
 
 
@@ -238,7 +177,7 @@ def _check(variant: str, image_size: int, options: Mapping[str, Any] | None = No
 OPTIONS = {
     "units": Option(
         default=DEFAULT_UNITS,
-        choices=tuple(UNITS),
+        choices=UNIT_NAMES,
         help="normalised: input L/50 - 1, output ab/110 like every generator; eccv16: the study's "
         "units, input (L - 50)/100 and output x110 (raw a*b*) still compared with ab/110 targets",
     )
@@ -256,3 +195,12 @@ PLUGIN = GeneratorPlugin(
     check=_check,
     options=OPTIONS,
 )
+
+
+def __getattr__(name: str):
+    # The network's names, as before the split (``from colorbench.models.zhang import ZhangGenerator``).
+    if name in ("ZhangGenerator", "create_zhang", "UNITS"):
+        from colorbench.models.networks import zhang as network
+
+        return getattr(network, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

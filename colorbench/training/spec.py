@@ -89,6 +89,7 @@ class RunRequest:
     eval_every: int = 0  # evaluate on val every N epochs; 0: only after the last epoch
     num_samples: int = 32  # val images whose predictions are saved for the image grids
     tensorboard: bool = False
+    checkpoint_every: float | None = None  # minutes of training; 0: every epoch; None: auto
 
     def replace(self, **changes: Any) -> RunRequest:
         return dataclasses.replace(self, **changes)
@@ -114,7 +115,7 @@ class RunRequest:
 SETTING_KEYS = tuple(
     f.name for f in dataclasses.fields(RunRequest) if f.name not in ("generator", "generator_options")
 )
-OPTION_KEYS = ("device", "eval_every", "num_samples", "tensorboard")
+OPTION_KEYS = ("device", "eval_every", "num_samples", "tensorboard", "checkpoint_every")
 SET_HELP = (
     "Override a run setting (repeatable). KEY: "
     + ", ".join(SETTING_KEYS)
@@ -143,6 +144,8 @@ def _parse_value(key: str, text: str, current: Any) -> Any:
             return None
         if key == "data_limit":
             return int(text)
+        if key == "checkpoint_every":
+            return None if text.lower() in ("auto", "none", "") else float(text)
         if isinstance(current, bool):
             if text.lower() in ("1", "true", "yes", "on"):
                 return True
@@ -158,6 +161,8 @@ def _parse_value(key: str, text: str, current: Any) -> Any:
         return type(current)(text)
     except ValueError:
         kind = "true/false" if isinstance(current, bool) else type(current).__name__
+        if key == "checkpoint_every":
+            kind = "a number of minutes (0: every epoch) or auto"
         raise InvalidRunError(f"setting {key}={text!r}: expected {kind}") from None
 
 
@@ -172,12 +177,17 @@ class RunOptions:
     tensorboard: bool = False
     trust_checkpoint: bool = False  # open checkpoints of an older format (their pickle can run code)
     restart: bool = False  # a checkpoint trained in another precision: start over instead of refusing
+    # Minutes of training between checkpoints (0: every epoch; None: the default budget, which keeps
+    # saving under 2% of training; see colorbench/training/checkpointing.py). Always after the last epoch.
+    checkpoint_every: float | None = None
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise InvalidRunError(f"setting device={self.device!r}: choose from {', '.join(DEVICES)}")
         _check_int("eval_every", self.eval_every, 0, None, "0 (end only) or a number of epochs")
         _check_int("num_samples", self.num_samples, 0, 10_000, "a count of val images")
+        if self.checkpoint_every is not None:
+            _check_positive_finite("checkpoint_every", self.checkpoint_every, allow_zero=True)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -375,6 +385,7 @@ def resolve_request(request: RunRequest, *, require_feasible: bool = True) -> Re
         eval_every=request.eval_every,
         num_samples=request.num_samples,
         tensorboard=request.tensorboard,
+        checkpoint_every=request.checkpoint_every,
     )
     data = _data_spec(request)
     plugin = get_generator(request.generator)

@@ -36,6 +36,7 @@ from colorbench.store.checkpoint import (
     set_rng_state,
 )
 from colorbench.training.baseline import ensure_gray_baseline
+from colorbench.training.checkpointing import CheckpointPolicy, StopAtEpochEnd
 from colorbench.training.evaluation import Evaluation, evaluate, per_image_rows, predict_rgb
 from colorbench.training.hardware import device_name, hardware_record, resolve_device, resolve_precision
 from colorbench.training.objective import LOSS_NAMES, GANLoss, pix2pix_train_step
@@ -174,6 +175,8 @@ class _Run:
         self.history: list[dict[str, Any]] = []
         self.per_image: list[dict[str, Any]] = []
         self.train_seconds = 0.0
+        self.checkpoint_policy = CheckpointPolicy(options.checkpoint_every)
+        self.checkpointed_epoch = 0  # the epoch a resume would continue after
         self.started = time.time()
         self.image_ids = list(data.meta.get("val_files") or [str(i) for i in range(len(data.val_l))])
 
@@ -272,24 +275,37 @@ class _Run:
         self.summary.data_placement = train_loader.placement
         gan_loss = GANLoss(self.spec.gan_mode)
         try:
-            for epoch in range(start_epoch, self.spec.epochs + 1):
-                means, seconds = self.train_epoch(epoch, train_loader, gan_loss)
-                if means is None:
-                    self.summary.status = Status.DIVERGED
-                    self.summary.diverged_epoch = epoch
-                    self.summary.epochs_completed = len(self.history)
-                    last = self.history[-1] if self.history else None
-                    self.summary.last_finite_losses = {k: last[k] for k in LOSS_NAMES} if last else None
-                    self.say(f"epoch {epoch}: a loss became NaN or infinite; run marked diverged")
-                    return
-                self.end_epoch(epoch, means, seconds)
+            with StopAtEpochEnd() as stop:
+                self._train_epochs(start_epoch, train_loader, gan_loss, stop)
         except KeyboardInterrupt:
             self.summary.status = Status.INTERRUPTED
-            self.summary.epochs_completed = len(self.history)
+            self.summary.epochs_completed = self.checkpointed_epoch
             self.summary.train_seconds = self.train_seconds
             self.dir.write_summary(self.summary)
-            self.say(f"interrupted; resumes after epoch {len(self.history)}")
+            self.say(f"interrupted; resumes after epoch {self.checkpointed_epoch}")
             raise
+
+    def _train_epochs(self, start_epoch: int, train_loader, gan_loss, stop: StopAtEpochEnd) -> None:
+        for epoch in range(start_epoch, self.spec.epochs + 1):
+            means, seconds = self.train_epoch(epoch, train_loader, gan_loss)
+            if means is None:
+                self.summary.status = Status.DIVERGED
+                self.summary.diverged_epoch = epoch
+                self.summary.epochs_completed = len(self.history)
+                last = self.history[-1] if self.history else None
+                self.summary.last_finite_losses = {k: last[k] for k in LOSS_NAMES} if last else None
+                self.say(f"epoch {epoch}: a loss became NaN or infinite; run marked diverged")
+                return
+            self.end_epoch(epoch, means, seconds)
+            # On the time budget, and always after the last epoch and before stopping.
+            due = self.checkpoint_policy.due(seconds)
+            if due or epoch == self.spec.epochs or stop.requested:
+                self.save_checkpoint(epoch)
+            # After the checkpoint, so an epoch in the history file has one unless the budget
+            # skipped it; a resume rewrites the history from its checkpoint's either way.
+            self.dir.write_history(self.history)
+            if stop.requested:
+                raise KeyboardInterrupt
 
     def resume(self) -> int:
         """Load the checkpoint if there is one; returns the last complete epoch (0 if none)."""
@@ -311,7 +327,7 @@ class _Run:
         set_rng_state(state["rng"])
         self.history = list(state["history"])
         self.train_seconds = float(state["train_seconds"])
-        epoch = int(state["epoch"])
+        epoch = self.checkpointed_epoch = int(state["epoch"])
         # The logs follow the checkpoint: epochs after it are trained again, identically.
         self.dir.write_history(self.history)
         try:
@@ -382,12 +398,19 @@ class _Run:
             row.update(self._timed_evaluation(epoch))
         self.history.append(row)
         self.train_seconds += seconds
-        # Logged before the checkpoint: a kill between the two repeats the epoch's line when the
+        # Logged before any checkpoint: a kill between the two repeats the epoch's line when the
         # epoch is trained again, where logging after could lose it for good.
         self.say(
             f"epoch {epoch}/{self.spec.epochs} {_format_losses({k: row[k] for k in LOSS_NAMES})} "
             f"{row['images_per_s']:.1f} img/s {seconds:.1f}s{_format_evaluation(row)}"
         )
+        if self.writer is not None:
+            for key, value in row.items():
+                if key != "epoch":
+                    self.writer.add_scalar(key, value, epoch)
+
+    def save_checkpoint(self, epoch: int) -> None:
+        t0 = time.perf_counter()
         self.dir.save_checkpoint(
             {
                 "epoch": epoch,
@@ -402,11 +425,8 @@ class _Run:
                 "precision": self.precision,  # as resolved: a resume in another one is refused
             }
         )
-        self.dir.write_history(self.history)
-        if self.writer is not None:
-            for key, value in row.items():
-                if key != "epoch":
-                    self.writer.add_scalar(key, value, epoch)
+        self.checkpoint_policy.saved(time.perf_counter() - t0)
+        self.checkpointed_epoch = epoch
 
     def _timed_evaluation(self, epoch: int) -> dict[str, float]:
         # Timed so that the cost of evaluating often (eval_every) can be read off the store.
