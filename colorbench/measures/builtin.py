@@ -19,7 +19,7 @@ import torch
 
 from colorbench import metrics as formulas
 from colorbench.color import denormalize_ab
-from colorbench.measures.declaration import HIGHER, LOSS, LOWER, ImageBatch, Measure
+from colorbench.measures.declaration import HIGHER, LOSS, LOWER, SET, ImageBatch, Measure, MeasureSet, SetValue
 
 _CF_VARIANT = "Hasler-Suesstrunk 2003, signed rg/yb, population std"
 _CF_UNIT = "CF (0-255 RGB)"
@@ -162,5 +162,54 @@ AUC = Measure(
     console=True,
 )
 
+
+# --------------------------------------------------------------------------- realism, per set
+# The classifier two-sample test (docs/realism.md): one test per run gives three readings. They are
+# three declarations (each its own column, direction and verdict), computed once per val set.
+_C2ST_VARIANT = "colour-given-L critic, 5 folds by photo, bootstrap 95% interval over photos"
+_c2st_last: list = []  # (the MeasureSet, its result): the three readings share one test
+
+
+def _c2st_result(data: MeasureSet):
+    if not _c2st_last or _c2st_last[0] is not data:
+        from colorbench.realism import c2st
+
+        folds = max(2, min(5, len(data.image_ids) // 2))  # c2st needs 2 photos per fold
+        real, predicted = (x.permute(0, 2, 3, 1).numpy() for x in (data.real, data.predicted))
+        _c2st_last[:] = [data, c2st(real, predicted, folds=folds, seed=data.seed)]
+    return _c2st_last[1]
+
+
+def _c2st_reading(field: str):
+    def compute(data: MeasureSet) -> SetValue:
+        result = _c2st_result(data)
+        low, high = getattr(result, f"{field}_interval")
+        return SetValue(getattr(result, field), low, high, n=result.n_photos, cost_s=result.wall_time_s)
+
+    return compute
+
+
+def _c2st(name: str, label: str, unit: str, direction: str, description: str, **shown) -> Measure:
+    return Measure(
+        name, label, unit, direction, description, scope=SET, variant=_C2ST_VARIANT,
+        compute=_c2st_reading(name.removeprefix("c2st_")), **shown,
+    )  # fmt: skip
+
+
+C2ST_ACCURACY = _c2st(
+    "c2st_accuracy", "C2ST acc", "share of held-out decisions", LOWER,
+    "held-out accuracy of a critic telling real val photos from the run's; 0.5 = indistinguishable",
+    tex="C2ST acc",
+)  # fmt: skip
+C2ST_AUC = _c2st(
+    "c2st_auc", "C2ST AUC", "AUC", LOWER,
+    "held-out ROC AUC of the critic's P(real); 0.5 = indistinguishable", tex_default=False,
+)  # fmt: skip
+C2ST_CROSS_ENTROPY = _c2st(
+    "c2st_cross_entropy", "C2ST CE", "nats", HIGHER,
+    "held-out log loss of the critic; ln 2 = 0.693 at chance, lower = told apart", tex_default=False,
+)  # fmt: skip
+REALISM: tuple[Measure, ...] = (C2ST_ACCURACY, C2ST_AUC, C2ST_CROSS_ENTROPY)
+
 # The order of every table, CSV and per-image file (colorbench's built-ins first, then plugins).
-METRICS: tuple[Measure, ...] = (L1_AB, PSNR, SSIM, CIEDE2000, COLORFULNESS_PRED, COLORFULNESS_TRUE, DCF, AUC)
+METRICS: tuple[Measure, ...] = (L1_AB, PSNR, SSIM, CIEDE2000, COLORFULNESS_PRED, COLORFULNESS_TRUE, DCF, AUC, *REALISM)

@@ -56,6 +56,7 @@ class SetValue:
     high: float | None = None
     std: float | None = None
     n: int | None = None
+    cost_s: float | None = None  # wall time of the computation (shared ones: stated on each)
 
 
 class ImageBatch:

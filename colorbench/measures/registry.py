@@ -84,6 +84,9 @@ def metric_measures() -> tuple[Measure, ...]:
     else:
         usable, _ = REGISTRY.usable()
         found = {name: REGISTRY.get(name) for name in usable}
+        # A built-in declared since the metadata was installed (until pip install -e . again).
+        registered = REGISTRY.builtin_names()
+        found.update({m.name: m for m in builtin.METRICS if m.name not in registered and m.name not in found})
     order = _builtin_order()
     return tuple(sorted(found.values(), key=lambda m: (order.get(m.name, len(order)), m.name)))
 

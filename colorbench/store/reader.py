@@ -152,6 +152,10 @@ def _run_row(study: StudyRecord, entry: dict, setting: dict, store: Store) -> di
     not_computed = summary.extra.get("not_computed")
     if isinstance(not_computed, dict) and not_computed:
         row["not_computed"] = json.dumps({str(k): str(v) for k, v in not_computed.items()})
+    # Per-set metrics with their own interval and n: {name: SetValue fields} as JSON.
+    set_metrics = summary.extra.get("set_metrics")
+    if isinstance(set_metrics, dict) and set_metrics:
+        row["set_metrics"] = json.dumps(set_metrics)
     row.update(_numbers(summary.baseline_gray, GRAY_PREFIX))
     row.update({VERSION_PREFIX + k: v for k, v in summary.versions.items()})
     row["samples"] = ",".join(summary.samples) if summary.samples else None
