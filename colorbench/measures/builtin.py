@@ -19,7 +19,16 @@ import torch
 
 from colorbench import metrics as formulas
 from colorbench.color import denormalize_ab
-from colorbench.measures.declaration import HIGHER, LOSS, LOWER, SET, ImageBatch, Measure, MeasureSet, SetValue
+from colorbench.measures.declaration import (
+    HIGHER,
+    LOSS,
+    LOWER,
+    SET,
+    ImageBatch,
+    Measure,
+    MeasureSet,
+    SetValue,
+)
 
 _CF_VARIANT = "Hasler-Suesstrunk 2003, signed rg/yb, population std"
 _CF_UNIT = "CF (0-255 RGB)"
@@ -212,4 +221,7 @@ C2ST_CROSS_ENTROPY = _c2st(
 REALISM: tuple[Measure, ...] = (C2ST_ACCURACY, C2ST_AUC, C2ST_CROSS_ENTROPY)
 
 # The order of every table, CSV and per-image file (colorbench's built-ins first, then plugins).
-METRICS: tuple[Measure, ...] = (L1_AB, PSNR, SSIM, CIEDE2000, COLORFULNESS_PRED, COLORFULNESS_TRUE, DCF, AUC, *REALISM)
+METRICS: tuple[Measure, ...] = (
+    *(L1_AB, PSNR, SSIM, CIEDE2000, COLORFULNESS_PRED, COLORFULNESS_TRUE, DCF, AUC),
+    *REALISM,
+)
