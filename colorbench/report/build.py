@@ -18,10 +18,11 @@ import pandas as pd
 from colorbench.analysis import Analysis, analyze, verdict_sentence
 from colorbench.analysis.inputs import DEFAULT_METRIC, LOSS_COLUMNS
 from colorbench.errors import ColorbenchError
-from colorbench.measures import metric_measures
+from colorbench.measures import metric_measures, set_measures
 from colorbench.report import notes as report_notes
 from colorbench.report.effects import EffectsTable, build_effects
 from colorbench.report.protocol import ProtocolItem, protocol, scale_phrase
+from colorbench.report.realism import realism_lines, realism_rows
 from colorbench.report.tables import (
     INTERVALS,
     Column,
@@ -71,6 +72,8 @@ class Section:
     verdicts: list[str]
     headline: str | None
     figures: list[Figure] = field(default_factory=list)
+    realism: list[str] = field(default_factory=list)  # realism headline, then one line per setting
+    realism_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -211,9 +214,13 @@ def build_report(
     """Read one study from the store at ``out_dir`` and assemble its report (nothing is written)."""
     if interval not in INTERVALS:
         raise ColorbenchError(f"unknown interval {interval!r}; choose from {', '.join(INTERVALS)}")
-    if verdict_metric not in ranked_val_metrics():
-        choices = ", ".join(ranked_val_metrics())
+    set_names = [m.name for m in set_measures() if m.ranked]
+    if verdict_metric not in (*ranked_val_metrics(), *set_names):
+        choices = ", ".join((*ranked_val_metrics(), *set_names))
         raise ColorbenchError(f"--metric {verdict_metric!r}: choose one of {choices}")
+    # A per-set metric's verdict is the realism headline; the paired per-image analysis keeps its default.
+    realism_metric = verdict_metric
+    verdict_metric = DEFAULT_VERDICT_METRIC if verdict_metric in set_names else verdict_metric
     root = store_root(out_dir)
     record = load_study(root, study).to_dict()
     runs = load_runs(root, [study])
@@ -233,6 +240,8 @@ def build_report(
         if analysis is not None:
             apply_analysis(table, analysis.best_marks, analysis.gray_effects)
             effects = build_effects(analysis, generator, table)
+        labels = {row.setting: row.label for row in table.rows}
+        realism = realism_rows(root, str(record.get("name") or study), runs, generator, labels)
         sections.append(
             Section(
                 generator,
@@ -241,6 +250,8 @@ def build_report(
                 effects,
                 _verdicts(analysis, generator) if analysis is not None else [],
                 _headline(analysis, generator, verdict_metric, scale_text) if analysis is not None else None,
+                realism=realism_lines(realism, runs, generator, realism_metric),
+                realism_rows=realism,
             )
         )
     notes = report_notes.study_notes(runs, record, tables, scale_text, seeds_text, analysis) + notes
@@ -337,6 +348,20 @@ def _verdict_numbers(analysis: Analysis | None, sentence: str) -> dict[str, Any]
     return {}
 
 
+def _realism_numbers(section: Section, setting: str) -> dict[str, Any]:
+    """The fooling rate (Wilson interval, n answers, n judges) and each per-set metric's interval."""
+    found = next((r for r in section.realism_rows if r["setting"] == setting), None)
+    if found is None:
+        return {}
+    out = {k: v for k, v in found.items() if k.startswith("fooling_")}
+    for measure in set_measures():
+        cell = found.get(measure.name)
+        out[f"{measure.name}_low"] = cell.low if cell else None
+        out[f"{measure.name}_high"] = cell.high if cell else None
+        out[f"{measure.name}_n"] = cell.n if cell else None
+    return out
+
+
 def aggregated_frame(report: Report) -> pd.DataFrame:
     """The report's numbers, one row per (generator, setting) plus the gray row: the CSV format."""
     rows = []
@@ -369,6 +394,7 @@ def aggregated_frame(report: Report) -> pd.DataFrame:
                 out[f"{column.key}_effect_low"] = effect.low if effect else None
                 out[f"{column.key}_effect_high"] = effect.high if effect else None
                 out.update(_statistics(report.analysis, section.generator, row.setting, column.key))
+            out.update(_realism_numbers(section, row.setting))
             rows.append(out)
     frame = pd.DataFrame(rows)
     # The notes and verdicts every format carries, as rows of their own kind.
@@ -377,6 +403,9 @@ def aggregated_frame(report: Report) -> pd.DataFrame:
         for n in report.notes
     ]
     for section in report.sections:
+        for sentence in section.realism:
+            row = {"study": report.study.get("name"), "generator": section.generator, "setting": "realism"}
+            extra.append({**row, "note": sentence})
         for sentence in [*section.verdicts, *([section.headline] if section.headline else [])]:
             row = {"study": report.study.get("name"), "generator": section.generator, "setting": "verdict"}
             extra.append({**row, "note": sentence, **_verdict_numbers(report.analysis, sentence)})
