@@ -91,7 +91,19 @@ def realism_lines(rows: list[dict], runs: pd.DataFrame, generator: str, verdict:
             fooling = "fooling rate: not judged"
         parts = [fooling] + [_format_set(m.label, row[n]) for n, m in measures.items() if row.get(n)]
         lines.append(f"{row['label']}: " + "; ".join(parts))
-    if not any(r["fooling_n_answers"] for r in rows):
+    n = sum(r["fooling_n_answers"] for r in rows)
+    if n:
+        from colorbench.judge.rates import wilson_interval
+
+        fooled = sum(
+            round(r["fooling_rate"] * r["fooling_n_answers"]) for r in rows if r["fooling_n_answers"]
+        )
+        low, high = wilson_interval(fooled, n)
+        lines.append(
+            f"Fooling rate over all settings: {fooled / n:.0%} (95% Wilson {low:.0%}-{high:.0%}, "
+            f"n = {n} answers): the share of test trials in which the colorized photo was chosen as real."
+        )
+    else:
         lines.append(f"Fooling rate: {NOT_JUDGED}.")
     return lines
 
