@@ -79,7 +79,9 @@ def realism_rows(root: Path, study: str, runs: pd.DataFrame, generator: str, lab
 def realism_lines(rows: list[dict], runs: pd.DataFrame, generator: str, verdict: str) -> list[str]:
     """The realism headline, then one line per setting (every report format shows these)."""
     measures = {m.name: m for m in set_measures()}
-    lines = [_headline(rows, runs, generator, measures.get(verdict) or measures.get("c2st_accuracy"))]
+    # The verdict's metric when it is a per-set one, else the first ranked per-set metric declared.
+    default = next((m for m in measures.values() if m.ranked), None)
+    lines = [_headline(rows, runs, generator, measures.get(verdict) or default)]
     for row in rows:
         if row["fooling_n_answers"]:
             fooling = (
