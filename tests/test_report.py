@@ -249,7 +249,7 @@ def test_odd_store_renders_in_every_format(odd, tmp_path):
 def test_csv_report_holds_the_raw_aggregates(full_store, tmp_path):
     write_report(build_report(full_store, "full", with_figures=False), "csv", tmp_path / "r.csv")
     frame = pd.read_csv(tmp_path / "r.csv")
-    table = frame[~frame["setting"].isin(["note", "verdict", "measure"])]
+    table = frame[~frame["setting"].isin(["note", "verdict", "measure", "realism"])]
     default = table[table["setting"] == "default"].iloc[0]
     assert default["loss_G_mean"] == pytest.approx(12.0) and default["loss_G_std"] == pytest.approx(0.012)
     # Last, one row per loss or metric column says what it is (from its declaration).
