@@ -17,6 +17,7 @@ import pandas as pd
 
 from colorbench.measures import LOWER, set_measures
 from colorbench.store.reader import GRAY_PREFIX
+from colorbench.store.status import Status
 
 NOT_JUDGED = "no one has judged this study yet (colorbench judge STORE)"
 
@@ -56,7 +57,7 @@ def realism_rows(root: Path, study: str, runs: pd.DataFrame, generator: str, lab
     from colorbench.judge.rates import fooling_rates
 
     rates = {(r.generator, r.setting): r for r in fooling_rates(root, study, by="setting")}
-    mine = runs[(runs["generator"] == generator) & (runs.get("status") == "completed")]
+    mine = runs[(runs["generator"] == generator) & (runs.get("status") == Status.COMPLETED.value)]
     rows = []
     for setting, label in labels.items():
         runs_of = mine[mine["setting"] == setting]
