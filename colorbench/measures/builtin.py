@@ -19,7 +19,8 @@ import torch
 
 from colorbench import metrics as formulas
 from colorbench.color import denormalize_ab
-from colorbench.measures.declaration import HIGHER, LOSS, LOWER, ImageBatch, Measure
+from colorbench.measures import realism
+from colorbench.measures.declaration import HIGHER, LOSS, LOWER, SET, ImageBatch, Measure
 
 _CF_VARIANT = "Hasler-Suesstrunk 2003, signed rg/yb, population std"
 _CF_UNIT = "CF (0-255 RGB)"
@@ -162,5 +163,64 @@ AUC = Measure(
     console=True,
 )
 
+# --------------------------------------------------------------------------- realism (weights files)
+# FID/KID per set, LPIPS per image; each needs weights files that may be missing (then: "not
+# computed", and which file). Computation and file locations: colorbench/measures/realism.py.
+_REFERENCE_SET = (
+    "reference set: the val split's ground-truth colour images at the run's image size, "
+    "upsampled to 299 px by the Inception preprocessing"
+)
+FID = Measure(
+    "fid",
+    "FID",
+    "1",
+    LOWER,
+    "Fréchet Inception distance of the colorized val set to the ground-truth val set",
+    variant=f"torchmetrics on torch-fidelity's InceptionV3 pool3 (2048), {_REFERENCE_SET}",
+    scope=SET,
+    needs=realism.fid_needs(),
+    compute=realism.fid,
+    report_note=(
+        "FID is computed over N = {n} val images per run; below "
+        f"{realism.FID_COMPARABLE_N:,} images FID is biased upward and not comparable to published "
+        f"tables (compare settings within this study only); {_REFERENCE_SET}."
+    ),
+)
+KID = Measure(
+    "kid",
+    "KID",
+    "1",
+    LOWER,
+    "kernel Inception distance (unbiased MMD², cubic kernel) to the ground-truth val set",
+    variant=f"torchmetrics, {realism.KID_SUBSETS} subsets of min({realism.KID_SUBSET_SIZE}, N) "
+    f"drawn from the run's seed, std over subsets; {_REFERENCE_SET}",
+    scope=SET,
+    needs=realism.fid_needs(),
+    compute=realism.kid,
+    caption_format=".2g",
+)
+LPIPS = Measure(
+    "lpips",
+    "LPIPS",
+    "1",
+    LOWER,
+    "learned perceptual distance of each prediction to its ground truth",
+    variant="torchmetrics LPIPS v0.1, AlexNet backbone, its packaged linear layers, sRGB in [0, 1]",
+    needs=realism.lpips_needs(),
+    compute=realism.lpips,
+)
+REALISM: tuple[Measure, ...] = (FID, KID, LPIPS)
+
+
 # The order of every table, CSV and per-image file (colorbench's built-ins first, then plugins).
-METRICS: tuple[Measure, ...] = (L1_AB, PSNR, SSIM, CIEDE2000, COLORFULNESS_PRED, COLORFULNESS_TRUE, DCF, AUC)
+METRICS: tuple[Measure, ...] = (
+    L1_AB,
+    PSNR,
+    SSIM,
+    CIEDE2000,
+    COLORFULNESS_PRED,
+    COLORFULNESS_TRUE,
+    DCF,
+    AUC,
+    *REALISM,
+)
