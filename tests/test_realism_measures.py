@@ -161,6 +161,26 @@ def test_missing_weights_say_which_file_and_where_torch_looks(tmp_path, monkeypa
     assert builtin.FID.report_note.format(n="47").startswith("FID is computed over N = 47 val images")
 
 
+def test_reports_state_n_and_the_reference_set_beside_fid(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from colorbench import measures
+    from colorbench.report.notes import _declared_notes
+
+    monkeypatch.syspath_prepend(str(_registered_metadata(tmp_path / "site")))
+    measures.refresh()
+    try:
+        runs = pd.DataFrame({"fid": [12.5, float("nan")], "n_val": [47, 47]})
+        (note,) = _declared_notes(runs)
+        assert note.startswith("FID is computed over N = 47 val images per run; below 2,000 images")
+        assert "not comparable to published tables" in note and "ground-truth colour images" in note
+        assert "299 px by the Inception preprocessing" in note
+        assert _declared_notes(pd.DataFrame({"fid": [float("nan")], "n_val": [47]})) == []
+    finally:
+        monkeypatch.undo()
+        measures.refresh()
+
+
 def _colorbench(*args, env) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "colorbench", *map(str, args)],
@@ -210,6 +230,8 @@ def test_a_smoke_study_without_weights_reports_not_computed_and_the_missing_file
         assert "fid not computed: weights file weights-inception-2015-12-05-6726825d.pth" in text, suffix
         assert str(inception) in text, suffix
         assert "lpips not computed" in text and realism.ALEXNET.filename in text, suffix
+    table_row = next(line for line in (tmp_path / "r.md").read_text().splitlines() if "| Default |" in line)
+    assert table_row.endswith("| not computed | not computed | not computed |"), table_row
     # The CSV never carries a number for a metric that was not computed.
     rows = list(csv.DictReader((tmp_path / "r.csv").open()))
     assert rows and all(not r.get(f"{m}_mean") for r in rows for m in ("fid", "kid", "lpips"))

@@ -46,13 +46,16 @@ def metrics_command(name: str | None) -> None:
     for m in loss_measures():
         click.echo(f"  {m.name:18s} {m.label:12s} [{m.unit}]  {_flags(m)}")
     click.echo("metrics:")
-    if metadata_is_stale():
-        from colorbench.measures import builtin
+    from colorbench.measures import builtin
 
+    if metadata_is_stale():
         click.echo(f"  note: {STALE_METADATA}")
         for m in builtin.METRICS:
             click.echo(f"  {m.name:18s} {m.label:12s} [{m.unit}]  {_flags(m)}  colorbench (builtin module)")
+    stale = {m.name for m in builtin.METRICS} if metadata_is_stale() else set()
     for entry in metric_entries():
+        if entry.name in stale and entry.dist_name == "colorbench":
+            continue  # listed above from the builtin module
         if not entry.ok:
             click.echo(f"  {entry.name:18s} {entry.status}  {entry.source}\n    reason: {entry.reason}")
             continue

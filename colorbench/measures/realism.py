@@ -203,6 +203,9 @@ def lpips_network() -> nn.Module:
     """torchmetrics' LPIPS (AlexNet, its packaged linear layers); the backbone comes from the hub cache."""
     from torchmetrics.functional.image.lpips import _LPIPS
 
+    problem = ALEXNET.problem()  # checked here too: torchvision would otherwise download on its own
+    if problem:
+        raise FileNotFoundError(problem)
     return _LPIPS(pretrained=True, net="alex").eval()
 
 
