@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "colorbench.measures.commands:metrics_command",
         "List losses and metrics (entry points in 'colorbench.metrics'), or show one NAME in detail.",
     ),
+    "weights": (
+        "colorbench.measures.commands:weights_command",
+        "List the weights files metrics need: where each is looked for, present or not, its sha256.",
+    ),
     "plugin": (
         "colorbench.models.scaffold:plugin_group",
         "Write your own generator plugin: 'colorbench plugin new NAME' starts one.",

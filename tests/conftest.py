@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -10,6 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+# Tests never download weights (FID's Inception, LPIPS's AlexNet): a missing file is "not computed".
+os.environ.setdefault("COLORBENCH_NO_DOWNLOAD", "1")
 
 TEST_IMAGE_SIZE = (40, 30)  # width, height: tiny, so preparing is fast
 

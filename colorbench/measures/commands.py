@@ -46,13 +46,16 @@ def metrics_command(name: str | None) -> None:
     for m in loss_measures():
         click.echo(f"  {m.name:18s} {m.label:12s} [{m.unit}]  {_flags(m)}")
     click.echo("metrics:")
-    if metadata_is_stale():
-        from colorbench.measures import builtin
+    from colorbench.measures import builtin
 
+    if metadata_is_stale():
         click.echo(f"  note: {STALE_METADATA}")
         for m in builtin.METRICS:
             click.echo(f"  {m.name:18s} {m.label:12s} [{m.unit}]  {_flags(m)}  colorbench (builtin module)")
+    stale = {m.name for m in builtin.METRICS} if metadata_is_stale() else set()
     for entry in metric_entries():
+        if entry.name in stale and entry.dist_name == "colorbench":
+            continue  # listed above from the builtin module
         if not entry.ok:
             click.echo(f"  {entry.name:18s} {entry.status}  {entry.source}\n    reason: {entry.reason}")
             continue
@@ -60,3 +63,41 @@ def metrics_command(name: str | None) -> None:
         unmet = m.unmet_needs()
         state = "ok" if not unmet else "not computed here: " + "; ".join(unmet)
         click.echo(f"  {m.name:18s} {m.label:12s} [{m.unit}]  {_flags(m)}  {entry.source}  {state}")
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@click.command("weights")
+@click.argument("names", nargs=-1)
+def weights_command(names: tuple[str, ...]) -> None:
+    """List every weights file the metrics need (or those of metrics NAMES): where each is looked
+    for, present or missing, and its sha256 when present. Nothing is downloaded here.
+
+    Files are looked for where the library that loads them looks (TORCH_HOME moves torch's hub
+    cache); a missing one is downloaded by the metric at first use where a network exists.
+    """
+    from colorbench.measures import get_measure, metric_measures
+
+    chosen = [get_measure(name) for name in names] if names else list(metric_measures())
+    files: dict[str, list[str]] = {}  # path -> the metrics needing it, in order
+    for measure in chosen:
+        for need in measure.needs:
+            if need.kind == "weights" and need.path is not None:
+                files.setdefault(str(need.path), []).append(measure.name)
+    if not files:
+        click.echo("no weights files: " + ("these metrics need none" if names else "no metric needs one"))
+        return
+    from pathlib import Path
+
+    for path, users in files.items():
+        present = Path(path).is_file()
+        state = f"present  sha256 {_sha256(path)}" if present else "missing"
+        click.echo(f"{Path(path).name}  [{', '.join(users)}]  {state}\n  looked for at {path}")

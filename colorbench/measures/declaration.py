@@ -156,6 +156,8 @@ class Measure:
     default_verdict: bool = False  # the default of a report's verdict (one metric, one loss)
     truth_reference: bool = False  # a property of the truth, not of a prediction (stated, not ranked)
     caption_format: str = ".3g"  # how a grid caption formats the value
+    # A note every report shows when the metric has values; ``{n}`` becomes the runs' val images.
+    report_note: str = ""
 
     def __post_init__(self) -> None:
         problem = declaration_problem(self)

@@ -128,7 +128,7 @@ def study_notes(runs, record, tables, scale: str, seeds: str, analysis) -> list[
             "No per-image metrics: no intervals, no marks and no verdicts "
             "(best and gray comparisons need them)."
         )
-    notes += _not_run(runs) + _units(runs) + _precision(runs) + _not_computed(runs)
+    notes += _not_run(runs) + _units(runs) + _precision(runs) + _not_computed(runs) + _declared_notes(runs)
     return notes
 
 
@@ -145,6 +145,21 @@ def _not_computed(runs: pd.DataFrame) -> list[str]:
         for name, reason in missing.items() if isinstance(missing, dict) else ():
             lines.setdefault(f"{name} not computed: {reason}", None)
     return list(lines)
+
+
+def _declared_notes(runs: pd.DataFrame) -> list[str]:
+    """Each metric's declared report note (FID's N and reference set), where it has values."""
+    from colorbench.measures import metric_measures
+
+    notes = []
+    for measure in metric_measures():
+        if not measure.report_note or measure.name not in runs.columns or runs[measure.name].isna().all():
+            continue
+        counts = runs.loc[runs[measure.name].notna(), "n_val"] if "n_val" in runs.columns else pd.Series()
+        counts = sorted({int(c) for c in counts.dropna()})
+        n = " / ".join(f"{c:,}" for c in counts) if counts else "?"
+        notes.append(measure.report_note.format(n=n))
+    return notes
 
 
 def store_notes(problems: Sequence[str]) -> list[str]:

@@ -152,7 +152,7 @@ def md_escape(text) -> str:
 def html_cell(cell: Cell, decimals: int, interval: str) -> Markup:
     mean, spread = cell_parts(cell, decimals, interval)
     if mean is None:
-        return Markup('<span class="na">n/a</span>')
+        return Markup('<span class="na">') + escape(cell.missing or "n/a") + Markup("</span>")
     text = escape(mean) + (
         Markup(' <span class="pm">± ') + escape(spread) + Markup("</span>") if spread else ""
     )
@@ -166,7 +166,7 @@ def html_cell(cell: Cell, decimals: int, interval: str) -> Markup:
 def md_cell(cell: Cell, decimals: int, interval: str) -> str:
     mean, spread = cell_parts(cell, decimals, interval)
     if mean is None:
-        return "n/a"
+        return cell.missing or "n/a"
     text = mean + (f" ± {spread}" if spread else "")
     text = f"**{text}**" if cell.best else text
     return text + ({"+": "⁺", "-": "⁻"}[cell.versus_gray] if cell.versus_gray else "")
@@ -176,7 +176,7 @@ def tex_cell(cell: Cell, decimals: int, interval: str) -> str:
     """Mean over its spread, stacked (narrow columns; the spread at 7 pt, no smaller), sign raised."""
     mean, spread = cell_parts(cell, decimals, interval)
     if mean is None:
-        return "n/a"
+        return cell.missing or "n/a"
     text = f"${mean.replace('−', '-')}$"
     if cell.versus_gray:
         text += rf"\raisebox{{0.5ex}}{{\scriptsize ${cell.versus_gray}$}}"

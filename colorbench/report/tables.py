@@ -15,6 +15,7 @@ over the seeds whose run completed, its spread (sample standard deviation, or th
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -135,6 +136,7 @@ class Cell:
     stat: Stat
     best: bool = False
     versus_gray: str = ""  # BETTER, WORSE or "" (indistinguishable, or not compared)
+    missing: str = ""  # what an empty cell says instead of "n/a" ("not computed": a note says why)
 
 
 @dataclass
@@ -198,6 +200,9 @@ def _row(group: pd.DataFrame, columns: Sequence[Column]) -> Row:
     first = group.iloc[0]
     done = group[group["status"] == Status.COMPLETED.value]
     cells = {c.key: Cell(aggregate(_values(done, c.key))) for c in columns}
+    for key in _not_computed(done):
+        if key in cells and not cells[key].stat.n:
+            cells[key].missing = "not computed"
     return Row(
         setting=str(first["setting"]),
         label=str(first["label"]),
@@ -209,6 +214,17 @@ def _row(group: pd.DataFrame, columns: Sequence[Column]) -> Row:
         note=_note(group, len(done)),
         precision=", ".join(precisions(done)) or None,
     )
+
+
+def _not_computed(runs: pd.DataFrame) -> set[str]:
+    """Metrics that some of ``runs`` declared but could not compute (an unmet need)."""
+    names: set[str] = set()
+    for text in runs["not_computed"].dropna() if "not_computed" in runs.columns else ():
+        try:
+            names.update(json.loads(text))
+        except (TypeError, ValueError):
+            continue
+    return names
 
 
 def precisions(runs: pd.DataFrame) -> list[str]:
