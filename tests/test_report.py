@@ -25,7 +25,7 @@ from test_results import GRAY, SETTINGS, TABLE_ORDER, odd_store, study_store, wr
 from colorbench.cli import main
 from colorbench.errors import ColorbenchError
 from colorbench.report import build_report, write_report
-from colorbench.report.render import md_escape, tex_escape
+from colorbench.report.render import md_escape, tex_escape, with_labels
 from colorbench.report.tables import COLUMNS, aggregate
 
 T_975_DF2 = 4.302652729749464  # Student t 97.5% quantile, 2 degrees of freedom
@@ -212,7 +212,8 @@ def test_every_format_carries_the_same_notes_and_verdicts(claimed_report, tmp_pa
         probe = sentence[:60]
         assert probe in html.unescape(texts["html"]), probe
         assert md_escape(probe)[:50] in texts["markdown"], probe
-        assert tex_escape(probe)[:40] in texts["latex"], probe
+        # LaTeX prints labels, not keys ("CIEDE2000 for U-Net", not "ciede2000 for unet")
+        assert tex_escape(with_labels(probe, section.generator))[:40] in texts["latex"], probe
         assert probe.replace('"', '""')[:50] in texts["csv"], probe
     assert "a demonstration of the harness" in texts["html"]  # 8 epochs on 190 images
     assert any("Scale:" in n for n in claimed_report.notes)
@@ -387,7 +388,7 @@ def test_a_bold_cell_is_bold_mean_and_spread(tmp_path):
     latex = write_report(report, "latex", tmp_path / "r.tex", columns=["ciede2000"])[0]
     fragment = (tmp_path / "r-unet-table.tex").read_text()
     # Bold: the mean and its spread, math included.
-    bold = r"\{\\boldmath\\bfseries \\begin\{tabular\}.*?\$[\d.]+\$.*?\\pm[\d.]+\$\}\\end\{tabular\}\}"
+    bold = r"\{\\boldmath\\bfseries \$[\d.]+\$[^&]*?\\mbox\{\\scriptsize \$\{\\pm\}[\d.]+\$\}\}"
     assert re.search(bold, fragment), fragment
     assert latex.exists()
 
@@ -477,3 +478,29 @@ def test_protocol_names_each_data_cache_format_the_runs_used(tmp_path):
 def test_every_column_is_known_and_ordered():
     assert [c.key for c in COLUMNS][:2] == ["parameters", "train_minutes"]
     assert {"colorfulness_pred", "dcf", "ciede2000", "loss_G"} <= {c.key for c in COLUMNS}
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("tex_float", ["table", "table*"])
+@pytest.mark.parametrize("columns", [None, "all"])
+def test_every_latex_fragment_fits_a_two_column_article(claimed_report, tmp_path, tex_float, columns):
+    """Each fragment, \\input into \\documentclass[twocolumn]{article}: no overfull box over 1 pt."""
+    keys = [c.key for c in COLUMNS] if columns == "all" else None
+    paths = write_report(claimed_report, "latex", tmp_path / "report.tex", tex_float=tex_float, columns=keys)
+    fragments = sorted(p.stem for p in paths if p.suffix == ".tex" and p.name != "report.tex")
+    assert any(f.endswith("-verdict") for f in fragments) and any(f.endswith("-effects") for f in fragments)
+    for name in fragments:
+        text = (tmp_path / f"{name}.tex").read_text()
+        assert "unet" not in text.split("\\label")[0].lower() or "U-Net" in text  # labels, not raw keys
+        assert "\\pm" not in text or "\\\\[-1pt] {\\scriptsize $\\pm" not in text  # ± on the mean's line
+        paper = tmp_path / f"paper-{name}.tex"
+        paper.write_text(
+            "\\documentclass[10pt,twocolumn]{article}\\usepackage{booktabs}\\usepackage{graphicx}\n"
+            f"\\begin{{document}}\nSome text of the paper.\\par\n\\input{{{name}}}\n\\end{{document}}\n"
+        )
+        result = _pdflatex(paper)
+        assert result.returncode == 0, result.stdout[-3000:]
+        log = paper.with_suffix(".log").read_text()
+        overfull = [float(x) for x in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+        assert all(x <= 1.0 for x in overfull), (name, tex_float, overfull)
+        assert "Overfull \\vbox" not in log, name
