@@ -504,3 +504,54 @@ def test_every_latex_fragment_fits_a_two_column_article(claimed_report, tmp_path
         overfull = [float(x) for x in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
         assert all(x <= 1.0 for x in overfull), (name, tex_float, overfull)
         assert "Overfull \\vbox" not in log, name
+
+
+# --------------------------------------------------------------------------- HTML in a browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+# Each gray mark against the first line of its cell's text (the mean), the page's and every table's
+# overflow, and how many lines each header unit takes.
+LAYOUT_JS = """
+const marks = [...document.querySelectorAll('sup.vg')].map(sup => {
+  const range = document.createRange();
+  range.selectNodeContents(sup.parentNode.firstChild);
+  const text = range.getClientRects()[0], mark = sup.getBoundingClientRect();
+  return {mark: sup.textContent, top: mark.top, bottom: mark.bottom, textTop: text.top,
+          textBottom: text.bottom, left: mark.left, textRight: text.right};
+});
+const scrolls = [...document.querySelectorAll('.scroll')].map(d => [d.scrollWidth, d.clientWidth]);
+const units = [...document.querySelectorAll('thead .unit span')].map(
+  u => [u.textContent, u.getClientRects().length]);
+return {marks, scrolls, units, page: [document.documentElement.scrollWidth, window.innerWidth]};
+"""
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None, reason="chromium and chromium-driver are not installed"
+)
+def test_html_report_in_headless_chromium_has_no_scrollbar_and_inline_marks(claimed_report, tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    from selenium.webdriver.chrome.service import Service
+
+    page = write_report(claimed_report, "html", tmp_path / "report.html")[0]
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        driver.set_window_size(1400, 1000)
+        driver.get(page.as_uri())
+        layout = driver.execute_script(LAYOUT_JS)
+        driver.execute_script("document.querySelector('table').scrollIntoView()")
+        driver.save_screenshot(str(tmp_path / "report.png"))
+    finally:
+        driver.quit()
+    assert layout["page"][0] <= layout["page"][1], layout["page"]  # no horizontal scrollbar
+    assert all(scroll <= client for scroll, client in layout["scrolls"]), layout["scrolls"]
+    assert layout["marks"] and {m["mark"] for m in layout["marks"]} <= {"+", "−"}
+    for mark in layout["marks"]:  # on the mean's line, right after it: never a line of its own
+        assert mark["top"] < mark["textBottom"] and mark["bottom"] > mark["textTop"], mark
+        assert mark["left"] >= mark["textRight"] - 0.5, mark
+    assert all(lines == 1 for _, lines in layout["units"]), layout["units"]  # no unit word split

@@ -155,13 +155,18 @@ def html_cell(cell: Cell, decimals: int, interval: str) -> Markup:
     mean, spread = cell_parts(cell, decimals, interval)
     if mean is None:
         return Markup('<span class="na">n/a</span>')
-    text = escape(mean) + (
-        Markup(' <span class="pm">± ') + escape(spread) + Markup("</span>") if spread else ""
-    )
+    text = escape(mean)
+    if cell.versus_gray:  # on the mean's line, a glyph (+ or a true minus) that reads without colour
+        better = cell.versus_gray == "+"
+        text += Markup(
+            f'<sup class="vg {"better" if better else "worse"}" '
+            f'title="{"better" if better else "worse"} than gray beyond noise">'
+            f"{'+' if better else '−'}</sup>"
+        )
+    if spread:
+        text += Markup(' <span class="pm">± ') + escape(spread) + Markup("</span>")
     if cell.best:
         text = Markup('<strong class="best">') + text + Markup("</strong>")
-    if cell.versus_gray:
-        text += Markup('<sup class="vg">') + escape(cell.versus_gray) + Markup("</sup>")
     return text
 
 
