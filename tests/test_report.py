@@ -25,7 +25,7 @@ from test_results import GRAY, SETTINGS, TABLE_ORDER, odd_store, study_store, wr
 from colorbench.cli import main
 from colorbench.errors import ColorbenchError
 from colorbench.report import build_report, write_report
-from colorbench.report.render import md_escape, tex_escape
+from colorbench.report.render import md_escape, tex_escape, with_labels
 from colorbench.report.tables import COLUMNS, aggregate
 
 T_975_DF2 = 4.302652729749464  # Student t 97.5% quantile, 2 degrees of freedom
@@ -212,7 +212,8 @@ def test_every_format_carries_the_same_notes_and_verdicts(claimed_report, tmp_pa
         probe = sentence[:60]
         assert probe in html.unescape(texts["html"]), probe
         assert md_escape(probe)[:50] in texts["markdown"], probe
-        assert tex_escape(probe)[:40] in texts["latex"], probe
+        # LaTeX prints labels, not keys ("CIEDE2000 for U-Net", not "ciede2000 for unet")
+        assert tex_escape(with_labels(probe, section.generator))[:40] in texts["latex"], probe
         assert probe.replace('"', '""')[:50] in texts["csv"], probe
     assert "a demonstration of the harness" in texts["html"]  # 8 epochs on 190 images
     assert any("Scale:" in n for n in claimed_report.notes)
@@ -387,7 +388,7 @@ def test_a_bold_cell_is_bold_mean_and_spread(tmp_path):
     latex = write_report(report, "latex", tmp_path / "r.tex", columns=["ciede2000"])[0]
     fragment = (tmp_path / "r-unet-table.tex").read_text()
     # Bold: the mean and its spread, math included.
-    bold = r"\{\\boldmath\\bfseries \\begin\{tabular\}.*?\$[\d.]+\$.*?\\pm[\d.]+\$\}\\end\{tabular\}\}"
+    bold = r"\{\\boldmath\\bfseries \$[\d.]+\$[^&]*?\\mbox\{\\scriptsize \$\{\\pm\}[\d.]+\$\}\}"
     assert re.search(bold, fragment), fragment
     assert latex.exists()
 
@@ -477,3 +478,80 @@ def test_protocol_names_each_data_cache_format_the_runs_used(tmp_path):
 def test_every_column_is_known_and_ordered():
     assert [c.key for c in COLUMNS][:2] == ["parameters", "train_minutes"]
     assert {"colorfulness_pred", "dcf", "ciede2000", "loss_G"} <= {c.key for c in COLUMNS}
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("tex_float", ["table", "table*"])
+@pytest.mark.parametrize("columns", [None, "all"])
+def test_every_latex_fragment_fits_a_two_column_article(claimed_report, tmp_path, tex_float, columns):
+    """Each fragment, \\input into \\documentclass[twocolumn]{article}: no overfull box over 1 pt."""
+    keys = [c.key for c in COLUMNS] if columns == "all" else None
+    paths = write_report(claimed_report, "latex", tmp_path / "report.tex", tex_float=tex_float, columns=keys)
+    fragments = sorted(p.stem for p in paths if p.suffix == ".tex" and p.name != "report.tex")
+    assert any(f.endswith("-verdict") for f in fragments) and any(f.endswith("-effects") for f in fragments)
+    for name in fragments:
+        text = (tmp_path / f"{name}.tex").read_text()
+        assert "unet" not in text.split("\\label")[0].lower() or "U-Net" in text  # labels, not raw keys
+        assert "\\pm" not in text or "\\\\[-1pt] {\\scriptsize $\\pm" not in text  # ± on the mean's line
+        paper = tmp_path / f"paper-{name}.tex"
+        paper.write_text(
+            "\\documentclass[10pt,twocolumn]{article}\\usepackage{booktabs}\\usepackage{graphicx}\n"
+            f"\\begin{{document}}\nSome text of the paper.\\par\n\\input{{{name}}}\n\\end{{document}}\n"
+        )
+        result = _pdflatex(paper)
+        assert result.returncode == 0, result.stdout[-3000:]
+        log = paper.with_suffix(".log").read_text()
+        overfull = [float(x) for x in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+        assert all(x <= 1.0 for x in overfull), (name, tex_float, overfull)
+        assert "Overfull \\vbox" not in log, name
+
+
+# --------------------------------------------------------------------------- HTML in a browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+# Each gray mark against the first line of its cell's text (the mean), the page's and every table's
+# overflow, and how many lines each header unit takes.
+LAYOUT_JS = """
+const marks = [...document.querySelectorAll('sup.vg')].map(sup => {
+  const range = document.createRange();
+  range.selectNodeContents(sup.parentNode.firstChild);
+  const text = range.getClientRects()[0], mark = sup.getBoundingClientRect();
+  return {mark: sup.textContent, top: mark.top, bottom: mark.bottom, textTop: text.top,
+          textBottom: text.bottom, left: mark.left, textRight: text.right};
+});
+const scrolls = [...document.querySelectorAll('.scroll')].map(d => [d.scrollWidth, d.clientWidth]);
+const units = [...document.querySelectorAll('thead .unit span')].map(
+  u => [u.textContent, u.getClientRects().length]);
+return {marks, scrolls, units, page: [document.documentElement.scrollWidth, window.innerWidth]};
+"""
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None, reason="chromium and chromium-driver are not installed"
+)
+def test_html_report_in_headless_chromium_has_no_scrollbar_and_inline_marks(claimed_report, tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    from selenium.webdriver.chrome.service import Service
+
+    page = write_report(claimed_report, "html", tmp_path / "report.html")[0]
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        driver.set_window_size(1400, 1000)
+        driver.get(page.as_uri())
+        layout = driver.execute_script(LAYOUT_JS)
+        driver.execute_script("document.querySelector('table').scrollIntoView()")
+        driver.save_screenshot(str(tmp_path / "report.png"))
+    finally:
+        driver.quit()
+    assert layout["page"][0] <= layout["page"][1], layout["page"]  # no horizontal scrollbar
+    assert all(scroll <= client for scroll, client in layout["scrolls"]), layout["scrolls"]
+    assert layout["marks"] and {m["mark"] for m in layout["marks"]} <= {"+", "−"}
+    for mark in layout["marks"]:  # on the mean's line, right after it: never a line of its own
+        assert mark["top"] < mark["textBottom"] and mark["bottom"] > mark["textTop"], mark
+        assert mark["left"] >= mark["textRight"] - 0.5, mark
+    assert all(lines == 1 for _, lines in layout["units"]), layout["units"]  # no unit word split

@@ -57,8 +57,8 @@ def test_report_all_formats_from_a_real_study(real_study, tmp_path):
     for src in re.findall(r'<img[^>]+src="([^"]+)"', html):
         assert (target / src).exists(), src
     # The grid's images are credited from the sample set's attribution file (licence named).
-    credits = re.findall(r"(best|median|worst)[^:<]*: [^<]+\(([^)<]+)\)", html)
-    assert {why for why, _ in credits} >= {"best", "median", "worst"}, credits
+    credits = re.findall(r"((?:most|typically|least) improved)[^:<]*: [^<]+\(([^)<]+)\)", html)
+    assert {why for why, _ in credits} >= {"most improved", "typically improved", "least improved"}, credits
     assert all("user data" not in text for _, text in credits)
     # The scale note, the verdict and the gray headline reach every text format.
     for name in ("r.html", "r.md", "r.tex"):

@@ -43,6 +43,9 @@ def _gray_reference(
     return -float(row["estimate"]), -float(row["high"]), -float(row["low"])
 
 
+OUTLIER_RATIO = 5.0  # an |effect| this many times the median |value| switches the panel to symlog
+
+
 def _panel(ax, rows: pd.DataFrame, labels: list[str], gray: tuple[float, float, float] | None, metric: str):
     y = np.arange(len(labels))[::-1]  # first setting on top
     position = dict(zip(labels, y, strict=True))
@@ -92,6 +95,11 @@ def _panel(ax, rows: pd.DataFrame, labels: list[str], gray: tuple[float, float, 
             headroom = 0.9
     pad = 0.08 * (hi - lo or 1.0)
     ax.set_xlim(lo - pad, hi + pad)
+    typical = sorted(abs(v) for v in extent if math.isfinite(v) and v != 0)
+    if len(typical) >= 4 and typical[-1] > OUTLIER_RATIO * typical[len(typical) // 2]:
+        # One far effect (He init's +20.9 dE00) would squash the rest: linear near 0, log beyond.
+        ax.set_xscale("symlog", linthresh=2 * typical[len(typical) // 2])
+        ax.text(0.02, 0.02, "symlog axis", transform=ax.transAxes, fontsize=FONT_PT - 2, color="0.4")
     ax.set_ylim(-0.6, len(labels) - 0.4 + headroom)
     ax.set_yticks(y, labels)
     info = find_measure(metric)
@@ -117,6 +125,7 @@ def forest_plot(
     import matplotlib as mpl
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     for name, frame in (("effects", effects), ("gray_effects", gray_effects)):
         missing = {"generator", "setting", "metric", "estimate", "low", "high"} - set(frame.columns)
@@ -147,7 +156,8 @@ def forest_plot(
             for ax, metric in zip(axes.ravel(), metrics, strict=False):
                 rows = mine[mine["metric"] == metric]
                 _panel(ax, rows, labels, _gray_reference(gray_effects, generator, metric), metric)
-                ax.set_title(metric)
+                info = find_measure(metric)
+                ax.set_title(info.short_label if info is not None else metric)
             for ax in axes.ravel()[len(metrics) :]:
                 ax.set_visible(False)
         handles = [
@@ -163,8 +173,9 @@ def forest_plot(
                 label="interval includes 0",
             ),
             Line2D([], [], color=GRAY_COLOR, ls="--", label="gray baseline (ab = 0) - Default"),
+            Patch(color="0.9", label="its 95% interval (grey band)"),
         ]
-        fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
+        fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()

@@ -1,7 +1,7 @@
 """Image grids: one row per val image; columns grey input | each setting's prediction | ground truth.
 
 The images are chosen from the per-image metrics, not taken first-come: the Default setting's
-best, median and worst improvement over gray (on the report's metric), plus any the user names
+most, typically (median) and least improved over gray (on the report's metric), plus any the user names
 (``--images``). Every run saves its predictions for the first val images (``num_samples``), and the
 store keeps the grey inputs and truths once per data split, so the choice is made among those.
 Each prediction tile is labelled with its seed and its own value of the metric (CIEDE2000 by
@@ -33,7 +33,7 @@ BLANK_GREY = 0.85
 class GridImage:
     index: int  # position in the val split (= the saved sample's number)
     image_id: str
-    why: str  # "best", "median", "worst" or "asked for"
+    why: str  # "most/typically/least improved" (over gray, not quality) or "asked for"
 
 
 def _font(size: int = FONT_PX):
@@ -71,7 +71,7 @@ def choose_images(
     direction: str,
     asked: list[str],
 ) -> list[GridImage]:
-    """Best, median and worst improvement of Default over gray among the saved images, then ``asked``."""
+    """Most, typically (median) and least improved Default over gray among saved images, then ``asked``."""
     candidates = image_ids[:n_saved]
     default = per_image[(per_image["setting"] == "default") & per_image["image_id"].isin(candidates)]
     chosen: list[GridImage] = []
@@ -82,9 +82,9 @@ def choose_images(
         gain = (reference - mine) if direction == "lower" else (mine - reference)
         ranked = gain.sort_values(ascending=False)
         picks = [
-            ("best", ranked.index[0]),
-            ("median", ranked.index[len(ranked) // 2]),
-            ("worst", ranked.index[-1]),
+            ("most improved", ranked.index[0]),
+            ("typically improved", ranked.index[len(ranked) // 2]),
+            ("least improved", ranked.index[-1]),
         ]
         for why, image_id in picks:
             if all(c.image_id != image_id for c in chosen):
@@ -162,7 +162,12 @@ def image_grid(
     tiles, captions = [], []
     for image in chosen:
         tiles.append(_load(_reference_path(store, data_key, source, image.index, "input")))
-        captions.append(image.why)
+        gray_value = (
+            gray.set_index("image_id")[metric].get(image.image_id) if metric in gray.columns else None
+        )
+        # Gray's score belongs under the grey input (what gray predicts), never under the truth.
+        gray_text = f"\ngray {_caption_value(metric, gray_value)}" if gray_value is not None else ""
+        captions.append(image.why + gray_text)
         for order in orders:
             run = by_order.get(order)
             if run is None:
@@ -175,10 +180,7 @@ def image_grid(
             delta = f" · {_caption_value(metric, value.iloc[0])}" if len(value) else ""
             captions.append(f"seed {run.seed}{delta}")
         tiles.append(_load(_reference_path(store, data_key, source, image.index, "truth")))
-        gray_value = (
-            gray.set_index("image_id")[metric].get(image.image_id) if metric in gray.columns else None
-        )
-        captions.append(f"gray {_caption_value(metric, gray_value)}" if gray_value is not None else "")
+        captions.append("")
     png = _draw(tiles, captions, labels, len(orders) + 2, blank)
     source_kind = shown["data_source"].dropna().iloc[0] if shown["data_source"].notna().any() else None
     credits = [f"{c.why}: {c.image_id} ({credit(c.image_id, source_kind)})" for c in chosen]
@@ -190,7 +192,7 @@ def _draw(tiles, captions, headers, n_cols: int, blank: torch.Tensor) -> bytes:
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     line_h = probe.textbbox((0, 0), "Ag", font=font)[3]
     header_h = 2 * line_h + 2 * MARGIN
-    caption_h = line_h + MARGIN
+    caption_h = 2 * line_h + MARGIN  # the grey input's: why it was chosen, then gray's score
     n_rows = len(tiles) // n_cols
     cell_w, cell_h = TILE_PX + PADDING, TILE_PX + caption_h + PADDING
     canvas = Image.new("RGB", (MARGIN + n_cols * cell_w, header_h + n_rows * cell_h), "white")
@@ -213,7 +215,9 @@ def _draw(tiles, captions, headers, n_cols: int, blank: torch.Tensor) -> bytes:
         x, y = MARGIN + c * cell_w, header_h + r * cell_h
         pixels = (blank if tile is None else tile).clamp(0, 1).mul(255).round().to(torch.uint8)
         canvas.paste(Image.fromarray(pixels.permute(1, 2, 0).numpy()), (x, y))
-        draw.text((x + TILE_PX / 2, y + TILE_PX + 2), caption, fill="dimgray", font=small, anchor="mt")
+        for k, text in enumerate(caption.split("\n")):
+            at = (x + TILE_PX / 2, y + TILE_PX + 2 + k * line_h)
+            draw.text(at, text, fill="dimgray", font=small, anchor="mt")
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG")
     return buffer.getvalue()

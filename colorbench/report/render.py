@@ -16,6 +16,7 @@ import base64
 import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from colorbench.report.tables import (
     Table,
     default_tex_columns,
     select_columns,
+    table_columns,
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -153,13 +155,18 @@ def html_cell(cell: Cell, decimals: int, interval: str) -> Markup:
     mean, spread = cell_parts(cell, decimals, interval)
     if mean is None:
         return Markup('<span class="na">') + escape(cell.missing or "n/a") + Markup("</span>")
-    text = escape(mean) + (
-        Markup(' <span class="pm">± ') + escape(spread) + Markup("</span>") if spread else ""
-    )
+    text = escape(mean)
+    if cell.versus_gray:  # on the mean's line, a glyph (+ or a true minus) that reads without colour
+        better = cell.versus_gray == "+"
+        text += Markup(
+            f'<sup class="vg {"better" if better else "worse"}" '
+            f'title="{"better" if better else "worse"} than gray beyond noise">'
+            f"{'+' if better else '−'}</sup>"
+        )
+    if spread:
+        text += Markup(' <span class="pm">± ') + escape(spread) + Markup("</span>")
     if cell.best:
         text = Markup('<strong class="best">') + text + Markup("</strong>")
-    if cell.versus_gray:
-        text += Markup('<sup class="vg">') + escape(cell.versus_gray) + Markup("</sup>")
     return text
 
 
@@ -173,16 +180,15 @@ def md_cell(cell: Cell, decimals: int, interval: str) -> str:
 
 
 def tex_cell(cell: Cell, decimals: int, interval: str) -> str:
-    """Mean over its spread, stacked (narrow columns; the spread at 7 pt, no smaller), sign raised."""
+    """Mean, then its spread on the same line (at 7 pt, no smaller), the gray sign raised."""
     mean, spread = cell_parts(cell, decimals, interval)
     if mean is None:
         return cell.missing or "n/a"
     text = f"${mean.replace('−', '-')}$"
     if cell.versus_gray:
         text += rf"\raisebox{{0.5ex}}{{\scriptsize ${cell.versus_gray}$}}"
-    if spread:
-        below = rf"{{\scriptsize $\pm{spread.replace('−', '-')}$}}"
-        text = rf"\begin{{tabular}}[t]{{@{{}}r@{{}}}}{text}\\[-1pt] {below}\end{{tabular}}"
+    if spread:  # on the mean's line, unbreakable: "12.3 ± 0.4" never splits across lines
+        text += rf"\mbox{{\scriptsize ${{\pm}}{spread.replace('−', '-')}$}}"
     if cell.best:  # the whole "mean +- sd" bold, math included
         text = r"{\boldmath\bfseries " + text + "}"
     return text
@@ -210,10 +216,47 @@ def tex_effect(effect: EffectCell | None, decimals: int) -> str:
     if estimate is None:
         return "--"
     estimate = estimate.replace("−", "-")
-    if not interval:
-        return f"${estimate}$"
-    interval = interval.replace("−", "-")
-    return rf"\begin{{tabular}}[t]{{@{{}}r@{{}}}}${estimate}$\\ \scriptsize ${interval}$\end{{tabular}}"
+    text = f"${estimate}$"
+    if interval:
+        interval = interval.replace("−", "-")
+        text = rf"\begin{{tabular}}[t]{{@{{}}r@{{}}}}{text}\\ \scriptsize ${interval}$\end{{tabular}}"
+    return r"{\boldmath\bfseries " + text + "}" if effect.marked else text  # bold as in HTML
+
+
+# Metric columns per tabular: a float wider than this is split into stacked tabulars, so one
+# column (``table``, 241 pt in a 10 pt two-column article) and the page (``table*``, 505 pt) both hold.
+TEX_COLUMNS_PER_TABULAR = {"table": 2, "table*": 6}
+# Generators' names as a paper prints them; an unknown key prints as itself.
+GENERATOR_LABELS = {
+    "unet": "U-Net",
+    "zhang": "Zhang et al. (ECCV 2016)",
+    "eccv16": "Zhang et al. (ECCV 2016)",
+}
+
+
+def tex_unit(text) -> str:
+    """A unit in TeX, a multiplication sign for a spaced "x" ("BCE + 100 x L1")."""
+    return re.sub(r"(?<=\S) x (?=\S)", r" $\\times$ ", tex_escape(text))
+
+
+def generator_label(key: str) -> str:
+    return GENERATOR_LABELS.get(str(key).lower(), str(key))
+
+
+def with_labels(sentence: str, generator: str) -> str:
+    """A sentence of the analysis with raw keys ("on ciede2000 for unet") in their declared labels."""
+    labels = {c.key: c.label for c in table_columns() if c.measure is not None}
+    labels[str(generator)] = generator_label(generator)
+    keys = sorted(labels, key=len, reverse=True)
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, keys)) + r")(?![\w])")
+    return pattern.sub(lambda m: labels[m.group(1)], str(sentence))
+
+
+def column_groups(columns: Sequence, tex_float: str) -> list[list]:
+    """The columns in consecutive groups of at most the float's width (see TEX_COLUMNS_PER_TABULAR)."""
+    size = TEX_COLUMNS_PER_TABULAR.get(tex_float, 3)
+    columns = list(columns)
+    return [columns[i : i + size] for i in range(0, len(columns), size)] or [[]]
 
 
 def _environment(fmt: str, search: list[Path]) -> jinja2.Environment:
@@ -232,7 +275,16 @@ def _environment(fmt: str, search: list[Path]) -> jinja2.Environment:
             keep_trailing_newline=True,
             **common,
         )
-        env.filters.update(e=tex_escape, cell=tex_cell, effect=tex_effect, stem=safe_stem)
+        env.filters.update(
+            e=tex_escape,
+            cell=tex_cell,
+            effect=tex_effect,
+            stem=safe_stem,
+            generator=generator_label,
+            unit=tex_unit,
+            labels=with_labels,
+        )
+        env.globals.update(column_groups=column_groups)
         env.globals.update(arrows=TEX_ARROWS)
     elif fmt == "html":
         env = jinja2.Environment(loader=loader, autoescape=True, **common)
