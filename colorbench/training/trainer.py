@@ -52,13 +52,16 @@ def train_run(
     cache_dir: str | Path | None = None,
     progress: bool | None = None,
     verbose: bool = True,
+    stop_check: Callable[[], str | None] | None = None,
 ) -> Summary:
     """Train and evaluate one run in ``run_dir`` (``Store(root).run(run_id)`` or its path); resume it
     if it can.
 
     Returns the summary (also written to the run directory). A run that cannot run raises
     :class:`ColorbenchError` before any work; a run whose losses become NaN/inf ends ``diverged``;
-    Ctrl-C writes ``interrupted`` (the last checkpoint stays) and re-raises. A run that is already
+    Ctrl-C writes ``interrupted`` (the last checkpoint stays) and re-raises. ``stop_check`` is
+    asked after each epoch's checkpoint (a safe point); when it returns a reason, the run stops
+    there as on Ctrl-C (a worker whose study's process has gone uses it). A run that is already
     completed or diverged is returned as it is. A checkpoint that is damaged, or that cannot be
     opened safely (an older format), is set aside and the run starts again from scratch.
     """
@@ -90,6 +93,7 @@ def train_run(
     if finished is not None and finished.status.finished:
         return finished
     run = _Run(spec, options, plugin, data, directory, device, precision, progress, verbose)
+    run.stop_check = stop_check
     if writer_class is not None:
         run.writer = writer_class(log_dir=str(directory.tensorboard_dir))
     try:
@@ -162,6 +166,7 @@ class _Run:
         self.autocast = _autocast_factory(device, precision)
         self.trainable = plugin.is_trainable(spec.variant)
         self.writer = None
+        self.stop_check: Callable[[], str | None] | None = None
         self.history: list[dict[str, Any]] = []
         self.per_image: list[dict[str, Any]] = []
         self.train_seconds = 0.0
@@ -270,6 +275,10 @@ class _Run:
                     self.say(f"epoch {epoch}: a loss became NaN or infinite; run marked diverged")
                     return
                 self.end_epoch(epoch, means, seconds)
+                reason = self.stop_check() if self.stop_check and epoch < self.spec.epochs else None
+                if reason:
+                    self.say(f"stopping after epoch {epoch}: {reason}")
+                    raise KeyboardInterrupt
         except KeyboardInterrupt:
             self.summary.status = Status.INTERRUPTED
             self.summary.epochs_completed = len(self.history)
