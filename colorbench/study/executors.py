@@ -2,7 +2,9 @@
 
 A task is plain data (picklable for spawned processes and Ray); :func:`execute_task` is the one
 function every executor runs for it: take the run's lock, train (or resume) the run, report.
-Adding another executor (SLURM through submitit, say) means one more class here, nothing else.
+Executors are plugins (:mod:`colorbench.study.executor_plugins`, group ``colorbench.executors``):
+another one (SLURM through submitit, say) is a class with ``name`` and ``run`` in any package,
+registered by an entry point; nothing here changes.
 """
 
 from __future__ import annotations
@@ -186,13 +188,3 @@ class RayExecutor:
 
         if ray.is_initialized():
             ray.shutdown()
-
-
-def make_executor(name: str, *, workers: int = 1, address: str | None = None) -> Executor:
-    if name == "local":
-        if address:
-            raise ColorbenchError("--address is for --executor ray")
-        return LocalExecutor(workers)
-    if name == "ray":
-        return RayExecutor(address=address)
-    raise ColorbenchError(f"unknown executor {name!r}; executors: local, ray")
