@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -153,7 +154,7 @@ def test_sigterm_stops_every_worker_within_an_epoch_and_a_rerun_matches_a_clean_
     clean_store, store = tmp_path / "clean", tmp_path / "runs"
     clean = _colorbench(clean_store, *epochs)
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    epoch_seconds = min(
+    epoch_seconds = statistics.median(  # one epoch's time, two workers sharing the cores as below
         json.loads(line)["wall_time_s"]
         for path in clean_store.glob("unet-*/metrics.jsonl")
         for line in path.read_text().splitlines()
@@ -182,7 +183,7 @@ def test_sigterm_stops_every_worker_within_an_epoch_and_a_rerun_matches_a_clean_
     statuses = [s["status"] for s in _summaries(store).values()]
     assert statuses.count("interrupted") == 2 and set(statuses) <= {"interrupted", "completed"}, rest
     checkpoints = len(list(store.glob("unet-*/checkpoint.pt")))
-    print(f"workers stopped {workers_stopped:.2f}s after SIGTERM; shortest epoch {epoch_seconds:.2f}s")
+    print(f"workers stopped {workers_stopped:.2f}s after SIGTERM; an epoch takes {epoch_seconds:.2f}s")
 
     rerun = _colorbench(store, *epochs)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
