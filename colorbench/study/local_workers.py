@@ -80,7 +80,7 @@ def run_in_workers(
                         pool.append(_start_worker(context, threads))
                         _assign(pool[-1], queue)
                     continue
-                if kind == "interrupted":  # a signal reached this worker alone: stop the study
+                if kind == "stopped":  # a signal reached this worker alone: stop the study
                     worker.task = None
                     raise KeyboardInterrupt
                 worker.task = None
@@ -214,7 +214,7 @@ def worker_main(conn: Connection, threads: int, parent_pid: int) -> None:
             try:
                 outcome = execute_task(task, stop_check=stop_check)
             except KeyboardInterrupt:
-                conn.send(("interrupted", task.run_id))
+                conn.send(("stopped", task.run_id))
                 return
             conn.send(("outcome", outcome))
     except (KeyboardInterrupt, EOFError, OSError):
