@@ -139,6 +139,37 @@ def test_a_builtin_fingerprint_covers_the_network_that_its_build_imports(name):
     assert imported == {f"colorbench/models/networks/{name}.py"} <= hashed
 
 
+def test_files_read_only_under_an_option_are_part_of_the_identity_of_those_runs(tmp_path, monkeypatch):
+    from colorbench.models import GeneratorPlugin, Option, PluginContractError, Variant, identity, registry
+
+    weights = tmp_path / "pretrained.bin"
+    weights.write_bytes(b"weights")
+
+    def make(files_for) -> GeneratorPlugin:
+        return GeneratorPlugin(
+            name="optfiles",
+            description="test plugin reading a file only when pretrained",
+            variants={"v": Variant(config={})},
+            default_variant="v",
+            build=lambda v, s, o: None,
+            check=lambda v, s, o: None,
+            options={"pretrained": Option(default=False, choices=(False, True), own_weights=True)},
+            files_for=files_for,
+        )
+
+    plugin = make(lambda variant, options: (str(weights),) if options["pretrained"] else ())
+    monkeypatch.setattr(registry, "get_generator", lambda name: plugin)
+    monkeypatch.setattr(identity, "get_generator", lambda name: plugin)
+    assert identity.variant_files("optfiles", "v") == {}
+    assert identity.variant_files("optfiles", "v", {"pretrained": True})[str(weights)].startswith("sha256=")
+
+    plugin = make(lambda variant, options: str(weights))  # a path, not a tuple of paths
+    with pytest.raises(PluginContractError, match="files_for"):
+        identity.variant_files("optfiles", "v", {"pretrained": True})
+    with pytest.raises(PluginContractError, match="files_for must be callable"):
+        make("not callable")
+
+
 def test_fingerprints_cost_milliseconds_and_match_a_wheels_record(tmp_path):
     from colorbench.models import plugin_info
     from colorbench.models.fingerprint import code_fingerprint, file_digest

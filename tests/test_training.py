@@ -358,6 +358,35 @@ def test_checkpoint_every_is_an_option_in_minutes():
     assert a.spec.run_id == b.spec.run_id and a.options != b.options
 
 
+def test_a_stop_check_stops_after_an_epoch_and_the_run_resumes_to_identical_metrics(
+    photo_dir, tiny_data, tmp_path
+):
+    """The trainer's hook between epochs (a worker whose study's process has gone uses it)."""
+    resolved = resolve_request(_request(photo_dir, epochs=3))
+    reference = train_run(resolved.spec, resolved.options, tmp_path / "whole", data=tiny_data, verbose=False)
+    run_dir, asked = tmp_path / "stopped", []
+
+    def stop_after_epoch_1() -> str | None:
+        asked.append(len(_read_jsonl(run_dir / "metrics.jsonl")))
+        return "the study's process has gone" if asked[-1] == 1 else None
+
+    with pytest.raises(KeyboardInterrupt):
+        train_run(
+            resolved.spec,
+            resolved.options,
+            run_dir,
+            data=tiny_data,
+            verbose=False,
+            stop_check=stop_after_epoch_1,
+        )
+    assert asked == [1]  # asked after the epoch's records were written
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["epochs_completed"] == 1
+    assert "stopping after epoch 1: the study's process has gone" in (run_dir / "train.log").read_text()
+    resumed = train_run(resolved.spec, resolved.options, run_dir, data=tiny_data, verbose=False)
+    assert resumed.final_val == reference.final_val and resumed.final_train == reference.final_train
+
+
 # --------------------------------------------------------------------------- divergence
 def test_nan_loss_marks_run_diverged_and_keeps_logs(photo_dir, tiny_data, tmp_path, monkeypatch):
     real_step = trainer_module.pix2pix_train_step

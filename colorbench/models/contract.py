@@ -24,9 +24,9 @@ if TYPE_CHECKING:  # torch is only needed by whoever builds a module, not to des
 
 ENTRY_POINT_GROUP = "colorbench.generators"
 # The contract's version (major, minor). A plugin states the version it was written against
-# (``api_version``, "1" or "1.1"); minor versions only add optional fields whose defaults keep the
-# older behaviour, so any 1.x plugin runs on any 1.y colorbench; a major version breaks plugins.
-API_VERSION = (1, 1)
+# (``api_version``, "1", "1.1" or "1.2"); minor versions only add optional fields whose defaults keep
+# the older behaviour, so any 1.x plugin runs on any 1.y colorbench; a major version breaks plugins.
+API_VERSION = (1, 2)
 API_VERSION_TEXT = ".".join(map(str, API_VERSION))
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _OPTION_VALUE_TYPES = (bool, int, float, str)
@@ -98,6 +98,9 @@ class GeneratorPlugin:
     variant can run at that size, else one sentence saying why not (any other answer, e.g.
     ``False``, is a broken plugin: :class:`PluginContractError`). A plugin that declares
     ``options`` receives them as a third argument of both: ``build(variant, image_size, options)``.
+    ``files_for(variant, options)`` (API 1.2) names the files a variant reads when built with those
+    options (weights that only a pretrained option loads, found in a cache), hashed by content into
+    every run's identity as ``Variant.files`` are.
     ``trainable=False`` marks a generator that is evaluated without training; ``manages_init=True``
     one whose weights are not re-initialised by the study's init factor (reported as "not
     applicable"); both can be set per variant (:class:`Variant`). ``default_variant_for(image_size)``
@@ -115,6 +118,7 @@ class GeneratorPlugin:
     variant_labels: Mapping[str, str] = field(default_factory=dict)  # older form of Variant.label
     options: Mapping[str, Option] = field(default_factory=dict)
     default_variant_for: Callable[[int], str | None] | None = None
+    files_for: Callable[[str, Mapping[str, Any]], tuple[str, ...]] | None = None
     api_version: str = "1"
 
     def __post_init__(self) -> None:
@@ -138,6 +142,20 @@ class GeneratorPlugin:
         if declared is not None and declared.label:
             return declared.label
         return self.variant_labels.get(variant, variant)
+
+    def files(self, variant: str, options: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+        """Every file the variant reads when built with ``options``: ``Variant.files``, then
+        ``files_for``'s answer (the files whose content is part of a run's identity)."""
+        declared = self.variant(variant).files
+        if self.files_for is None:
+            return declared
+        extra = self.files_for(self.resolve_variant(variant), self.resolve_options(options))
+        if not isinstance(extra, tuple) or not all(isinstance(f, str) and f for f in extra):
+            raise PluginContractError(
+                f"generator {self.name!r} is broken: files_for({variant!r}, ...) returned {extra!r}, "
+                "not a tuple of file paths"
+            )
+        return declared + extra
 
     def is_trainable(self, variant: str) -> bool:
         own = self.variant(variant).trainable
@@ -308,6 +326,8 @@ def contract_problem(obj: object) -> str | None:
             return f"{attr} must be callable"
     if obj.default_variant_for is not None and not callable(obj.default_variant_for):
         return "default_variant_for must be callable (image_size -> variant name or None)"
+    if obj.files_for is not None and not callable(obj.files_for):
+        return "files_for must be callable ((variant, options) -> tuple of file paths)"
     for attr in ("trainable", "manages_init"):
         if not isinstance(getattr(obj, attr), bool):
             return f"{attr} must be a bool"

@@ -21,10 +21,10 @@ def _file(path: str, size: int, mtime_ns: int) -> str:
     return file_digest(path)
 
 
-def variant_files(name: str, variant: str) -> dict[str, str | None]:
-    """Content digest of each file the variant declares (None: the file is missing)."""
+def variant_files(name: str, variant: str, options: dict[str, Any] | None = None) -> dict[str, str | None]:
+    """Content digest of each file the variant reads when built with ``options`` (None: missing)."""
     digests: dict[str, str | None] = {}
-    for path in get_generator(name).variant(variant).files:
+    for path in get_generator(name).files(variant, options):
         try:
             stat = os.stat(path)
         except OSError:
@@ -34,14 +34,15 @@ def variant_files(name: str, variant: str) -> dict[str, str | None]:
     return digests
 
 
-def plugin_identity(name: str, variant: str) -> dict[str, Any]:
-    """What identifies the code and data behind a generator variant (cached per process)."""
+def plugin_identity(name: str, variant: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What identifies the code and data behind a generator variant built with ``options``
+    (cached per process)."""
     dist_name, dist_version, fingerprint = _code(name)
     return {
         "distribution": dist_name,
         "version": dist_version,
         "fingerprint": fingerprint,
-        "files": variant_files(name, variant),
+        "files": variant_files(name, variant, options),
     }
 
 

@@ -13,6 +13,18 @@ from colorbench.training.presets import PRESETS
 from colorbench.training.spec import SET_HELP
 
 
+class _ExecutorChoice(click.Option):
+    """``--executor``: its help lists the registered executors, read when the help is shown (the
+    entry points are not scanned for every command line)."""
+
+    def get_help_record(self, ctx):
+        from colorbench.study.executor_plugins import executors_help
+
+        base = self.help.split(" Registered: ")[0]
+        self.help = f"{base} Registered: {executors_help()}."
+        return super().get_help_record(ctx)
+
+
 @click.command("run")
 @click.option("--plugin", "plugins", multiple=True, help="Generator(s) to study; repeat, or 'all'.")
 @click.option(
@@ -46,13 +58,25 @@ from colorbench.training.spec import SET_HELP
 @click.option("--study", "study_name", default=None, help="Study name (default: from plugins and factors).")
 @click.option(
     "--executor",
+    cls=_ExecutorChoice,
     default="local",
     show_default=True,
-    type=click.Choice(["local", "ray"]),
-    help="local: this machine (--workers at once); ray: a Ray cluster (--address).",
+    metavar="NAME",
+    help="Where the runs train.",
 )
-@click.option("--workers", default=1, show_default=True, type=int, help="Local executor: runs at once.")
-@click.option("--address", default=None, help="Ray executor: 'auto' or a cluster address.")
+@click.option(
+    "--executor-option",
+    "executor_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An option of the chosen executor (listed with --executor above); repeat.",
+)
+@click.option(
+    "--workers", default=None, type=int, help="Same as --executor-option workers=N (local: runs at once; 1)."
+)
+@click.option(
+    "--address", default=None, help="Same as --executor-option address=A (ray: 'auto' or an address)."
+)
 @click.option("--cache-dir", default=None, type=click.Path(file_okay=False), help="Prepared-data cache.")
 @click.option(
     "--force", is_flag=True, help="Retrain every run of the study from scratch, even those that are done."
@@ -86,6 +110,7 @@ def run_command(
     out_dir,
     study_name,
     executor,
+    executor_options,
     workers,
     address,
     cache_dir,
@@ -109,7 +134,7 @@ def run_command(
     from colorbench.errors import ColorbenchError
     from colorbench.store.studies import check_study_name, existing_design_hash, free_study_name
     from colorbench.study.design import parse_factors, parse_values
-    from colorbench.study.executors import make_executor
+    from colorbench.study.executor_plugins import make_executor, parse_executor_options
     from colorbench.study.plan import build_plan, expand_plugins
     from colorbench.study.runner import default_study_name, run_study
     from colorbench.training.commands import parse_settings
@@ -117,7 +142,12 @@ def run_command(
     names, skipped = expand_plugins(plugins)
     factors = parse_factors(vary)
     overrides = parse_settings(settings)
-    chosen = make_executor(executor, workers=workers, address=address)
+    given = parse_executor_options(executor_options)
+    if workers is not None:
+        given["workers"] = workers
+    if address is not None:
+        given["address"] = address
+    chosen = make_executor(executor, given)
     plan = build_plan(
         name=check_study_name(study_name or default_study_name(names, factors, grid)),
         plugins=names,

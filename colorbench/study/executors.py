@@ -2,17 +2,16 @@
 
 A task is plain data (picklable for spawned processes and Ray); :func:`execute_task` is the one
 function every executor runs for it: take the run's lock, train (or resume) the run, report.
-Adding another executor (SLURM through submitit, say) means one more class here, nothing else.
+Executors are plugins (:mod:`colorbench.study.executor_plugins`, group ``colorbench.executors``):
+another one (SLURM through submitit, say) is a class with ``name`` and ``run`` in any package,
+registered by an entry point; nothing here changes.
 """
 
 from __future__ import annotations
 
-import os
 import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from typing import Any, Protocol
 
 from colorbench.errors import ColorbenchError
@@ -42,8 +41,13 @@ class RunOutcome:
     host: str = ""
 
 
-def execute_task(task: RunTask, verbose: bool = True) -> dict[str, Any]:
-    """Train one run under its lock; never raises for a failure of the run itself."""
+def execute_task(
+    task: RunTask, verbose: bool = True, stop_check: Callable[[], str | None] | None = None
+) -> dict[str, Any]:
+    """Train one run under its lock; never raises for a failure of the run itself.
+
+    ``stop_check``: asked between epochs; a reason stops the run there (interrupted, resumable).
+    """
     import socket
     import time
 
@@ -64,6 +68,7 @@ def execute_task(task: RunTask, verbose: bool = True) -> dict[str, Any]:
                 run,
                 cache_dir=task.cache_dir,
                 verbose=verbose,
+                stop_check=stop_check,
             )
         status, error = summary.status, None
     except RunBusy as busy:
@@ -85,7 +90,11 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """In this process, one run after another; or N spawned processes sharing the CPU threads."""
+    """In this process, one run after another; or N spawned processes sharing the CPU threads.
+
+    Workers never outlive the study and stop as a run in this process does on Ctrl-C or SIGTERM
+    (:mod:`colorbench.study.local_workers`).
+    """
 
     name = "local"
 
@@ -99,31 +108,10 @@ class LocalExecutor:
             for task in tasks:
                 on_outcome(execute_task(task))
             return
+        from colorbench.study.local_workers import run_in_workers
         from colorbench.training.performance import usable_cores
 
-        threads = max(1, usable_cores() // self.workers)
-        # spawn, not fork: a forked child would inherit torch's thread pools and locks mid-state.
-        with ProcessPoolExecutor(
-            self.workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(threads,)
-        ) as pool:
-            pending = {pool.submit(execute_task, task) for task in tasks}
-            try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        on_outcome(future.result())
-            except KeyboardInterrupt:
-                for future in pending:
-                    future.cancel()
-                raise
-
-
-def _init_worker(threads: int) -> None:
-    import torch
-
-    # The trainer honours OMP_NUM_THREADS (performance.configure_threads): the workers share the cores.
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    torch.set_num_threads(threads)
+        run_in_workers(tasks, self.workers, max(1, usable_cores() // self.workers), on_outcome)
 
 
 class RayExecutor:
@@ -200,13 +188,3 @@ class RayExecutor:
 
         if ray.is_initialized():
             ray.shutdown()
-
-
-def make_executor(name: str, *, workers: int = 1, address: str | None = None) -> Executor:
-    if name == "local":
-        if address:
-            raise ColorbenchError("--address is for --executor ray")
-        return LocalExecutor(workers)
-    if name == "ray":
-        return RayExecutor(address=address)
-    raise ColorbenchError(f"unknown executor {name!r}; executors: local, ray")

@@ -208,7 +208,7 @@ class RunSpec:
     generator: str
     variant: str
     variant_config: dict[str, Any]
-    plugin: dict[str, Any]  # distribution, version, fingerprint (code), files (content of Variant.files)
+    plugin: dict[str, Any]  # distribution, version, fingerprint (code), files (content of files it reads)
     generator_options: dict[str, Any]
     lr: float
     betas: tuple[float, float]
@@ -395,7 +395,7 @@ def resolve_request(request: RunRequest, *, require_feasible: bool = True) -> Re
         generator=plugin.name,
         variant=variant,
         variant_config=json.loads(json.dumps(dict(plugin.variant(variant).config), default=str)),
-        plugin=plugin_identity(plugin.name, variant),
+        plugin=plugin_identity(plugin.name, variant, generator_options),
         generator_options=generator_options,
         lr=request.lr,
         betas=(request.beta1, request.beta2),

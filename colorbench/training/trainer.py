@@ -56,13 +56,16 @@ def train_run(
     cache_dir: str | Path | None = None,
     progress: bool | None = None,
     verbose: bool = True,
+    stop_check: Callable[[], str | None] | None = None,
 ) -> Summary:
     """Train and evaluate one run in ``run_dir`` (``Store(root).run(run_id)`` or its path); resume it
     if it can.
 
     Returns the summary (also written to the run directory). A run that cannot run raises
     :class:`ColorbenchError` before any work; a run whose losses become NaN/inf ends ``diverged``;
-    Ctrl-C writes ``interrupted`` (the last checkpoint stays) and re-raises. A run that is already
+    Ctrl-C writes ``interrupted`` (the last checkpoint stays) and re-raises. ``stop_check`` is
+    asked after each epoch's checkpoint (a safe point); when it returns a reason, the run stops
+    there as on Ctrl-C (a worker whose study's process has gone uses it). A run that is already
     completed or diverged is returned as it is. A checkpoint that is damaged, or that cannot be
     opened safely (an older format), is set aside and the run starts again from scratch. A
     checkpoint trained in another precision than this machine resolves the run's to raises
@@ -100,6 +103,7 @@ def train_run(
     if restarted is not None:
         run.summary.restarted_from_scratch = restarted
         run.say(f"{restarted}; the run starts again from scratch")
+    run.stop_check = stop_check
     if writer_class is not None:
         run.writer = writer_class(log_dir=str(directory.tensorboard_dir))
     try:
@@ -172,6 +176,7 @@ class _Run:
         self.autocast = _autocast_factory(device, precision)
         self.trainable = plugin.is_trainable(spec.variant)
         self.writer = None
+        self.stop_check: Callable[[], str | None] | None = None
         self.history: list[dict[str, Any]] = []
         self.per_image: list[dict[str, Any]] = []
         self.train_seconds = 0.0
@@ -304,7 +309,13 @@ class _Run:
             # After the checkpoint, so an epoch in the history file has one unless the budget
             # skipped it; a resume rewrites the history from its checkpoint's either way.
             self.dir.write_history(self.history)
-            if stop.requested:
+            # A worker whose study's process has gone is asked between epochs (study/local_workers.py).
+            reason = self.stop_check() if self.stop_check and epoch < self.spec.epochs else None
+            if reason:
+                if not (due or stop.requested):
+                    self.save_checkpoint(epoch)
+                self.say(f"stopping after epoch {epoch}: {reason}")
+            if stop.requested or reason:
                 raise KeyboardInterrupt
 
     def resume(self) -> int:

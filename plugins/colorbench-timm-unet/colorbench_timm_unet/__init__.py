@@ -6,6 +6,8 @@ setting ``COLORBENCH_TIMM_UNET_PRETRAINED=1`` *and* they are already in the loca
 torch hub cache: nothing is ever downloaded. When pretrained weights are asked for but missing,
 the check says so in one sentence and ``build`` raises :class:`ColorbenchError`; the plugin never
 falls back to random weights silently, because the study's init factor would then be misreported.
+The weights file a pretrained run loads is named by ``files_for``, so colorbench hashes its content
+into the run's identity: other weights in the cache never reuse results computed with these.
 
 This module only describes the generator (plain data); timm is imported when a model is built,
 so ``colorbench list`` stays fast.
@@ -71,6 +73,15 @@ def make_plugin(pretrained: bool = False) -> GeneratorPlugin:
                 raise ColorbenchError(missing_weights_reason(config["encoder"]))
         return TimmUnet(config["encoder"], config["decoder_channels"], weights_file=weights)
 
+    def files_for(variant: str, options) -> tuple[str, ...]:
+        # Only a pretrained run reads a weights file: random-weights runs hash none.
+        if not options["pretrained"]:
+            return ()
+        from colorbench_timm_unet.weights import find_local_weights
+
+        weights = find_local_weights(VARIANTS[variant]["encoder"])
+        return (weights,) if weights else ()
+
     source = "ImageNet weights from the local cache" if pretrained else "random weights"
     return GeneratorPlugin(
         name="timm_unet",
@@ -82,6 +93,7 @@ def make_plugin(pretrained: bool = False) -> GeneratorPlugin:
         default_variant=DEFAULT_VARIANT,
         build=build,
         check=check,
+        files_for=files_for,
         options={
             "pretrained": Option(
                 default=pretrained,
@@ -91,6 +103,7 @@ def make_plugin(pretrained: bool = False) -> GeneratorPlugin:
                 own_weights=True,
             )
         },
+        api_version="1.2",
     )
 
 

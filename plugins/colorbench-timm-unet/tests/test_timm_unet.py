@@ -96,24 +96,57 @@ def test_pretrained_weights_missing_are_reported_never_downloaded(empty_caches):
         plugin.build_module("resnet18", 64)
 
 
-def test_pretrained_weights_found_in_the_local_cache_are_loaded(empty_caches):
+def _cache_resnet18_weights(hf_cache: Path, seed: int = 0) -> tuple[Path, dict[str, torch.Tensor]]:
+    """A stand-in for timm's cached ImageNet checkpoint, laid out as the Hugging Face cache does."""
     import timm
     from safetensors.torch import save_file
 
-    # A stand-in for timm's cached ImageNet checkpoint, laid out as the Hugging Face cache does.
+    torch.manual_seed(seed)
     state = {k: v.contiguous() for k, v in timm.create_model("resnet18").state_dict().items()}
-    repo = empty_caches / "models--timm--resnet18.a1_in1k"
-    (repo / "snapshots" / "abc123").mkdir(parents=True)
-    (repo / "refs").mkdir()
+    repo = hf_cache / "models--timm--resnet18.a1_in1k"
+    (repo / "snapshots" / "abc123").mkdir(parents=True, exist_ok=True)
+    (repo / "refs").mkdir(exist_ok=True)
     (repo / "refs" / "main").write_text("abc123")
-    save_file(state, str(repo / "snapshots" / "abc123" / "model.safetensors"))
+    path = repo / "snapshots" / "abc123" / "model.safetensors"
+    save_file(state, str(path))
+    return path, state
 
+
+def test_pretrained_weights_found_in_the_local_cache_are_loaded(empty_caches):
+    _, state = _cache_resnet18_weights(empty_caches)
     plugin = make_plugin(pretrained=True)
     assert plugin.feasibility("resnet18", 64) is None
     encoder = plugin.create("resnet18", 64).encoder
     # timm folds the RGB stem into the single L channel by summing it.
     assert torch.allclose(encoder.conv1.weight[:, 0], state["conv1.weight"].sum(1), atol=1e-6)
     assert torch.equal(encoder.layer4[0].conv1.weight, state["layer4.0.conv1.weight"])
+
+
+def test_a_pretrained_runs_weights_file_is_part_of_its_identity(empty_caches):
+    """The weights file is hashed by content (issue 22): other weights never reuse these results."""
+    import os
+    import time
+
+    from colorbench.models.fingerprint import file_digest
+    from colorbench.training import preset_request, resolve_request
+
+    def spec(pretrained: bool):
+        return resolve_request(
+            preset_request("smoke", "timm_unet", generator_options={"pretrained": pretrained})
+        ).spec
+
+    weights, _ = _cache_resnet18_weights(empty_caches, seed=0)
+    first = spec(True)
+    assert first.plugin["files"] == {str(weights): file_digest(weights)}
+    random_weights = spec(False)
+    assert random_weights.plugin["files"] == {}, "a random-weights run reads no weights file"
+
+    _cache_resnet18_weights(empty_caches, seed=1)  # other weights in the same place, same size
+    os.utime(weights, ns=(1, time.time_ns() + 10**9))
+    second = spec(True)
+    assert second.plugin["files"][str(weights)] != first.plugin["files"][str(weights)]
+    assert second.run_id != first.run_id and second.lineage == first.lineage  # the old run is stale
+    assert spec(False).run_id == random_weights.run_id
 
 
 def _photos(folder: Path, n: int = 12) -> Path:
