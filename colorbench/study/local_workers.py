@@ -36,7 +36,9 @@ from typing import Any
 from colorbench.store.status import Status
 from colorbench.study.executors import RunOutcome, RunTask, execute_task
 
-STOP_GRACE_S = 600.0  # a worker finishes its epoch first (trainer StopAtEpochEnd); how long stopped workers may take to record their runs before they are killed
+# How long stopped workers may take to record their runs before they are killed: a worker first
+# finishes its epoch (the trainer's StopAtEpochEnd), which can take minutes at 256 px.
+STOP_GRACE_S = 600.0
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
