@@ -12,39 +12,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 import numpy as np
 import pandas as pd
 
 from colorbench.analysis import analyze
+from colorbench.analysis.simulate import SETTINGS  # the example's nine settings
 from colorbench.report.forest import forest_plot
 
-SETTINGS = (
-    ("default", None),
-    ("lr_low", "lr"),
-    ("lr_high", "lr"),
-    ("batch_low", "batch"),
-    ("batch_high", "batch"),
-    ("init_xavier", "init"),
-    ("init_kaiming", "init"),
-    ("layers_down", "layers"),
-    ("layers_up", "layers"),
-)
 METRICS = ("l1_ab", "psnr", "ssim", "ciede2000", "colorfulness_pred", "colorfulness_true", "dcf")
 GENERATORS = ("unet", "zhang")
 
 
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    from colorbench.training.hardware import cpu_model as model
+
+    return model() or "unknown"
 
 
 def simulate(

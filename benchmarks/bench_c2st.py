@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 import numpy as np
@@ -36,14 +35,9 @@ from colorbench.training.performance import configure_threads
 
 
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    from colorbench.training.hardware import cpu_model as model
+
+    return model() or "unknown"
 
 
 def load_lab(cache_dir: str | None, all_photos: bool) -> torch.Tensor:

@@ -27,19 +27,9 @@ from colorbench.analysis import (
     run_effects,
     verdict_sentence,
 )
+from colorbench.analysis.simulate import SETTINGS  # the example's nine settings
 from colorbench.report.forest import forest_plot
 
-SETTINGS = (
-    ("default", None),
-    ("lr_low", "lr"),
-    ("lr_high", "lr"),
-    ("batch_low", "batch"),
-    ("batch_high", "batch"),
-    ("init_xavier", "init"),
-    ("init_kaiming", "init"),
-    ("layers_down", "layers"),
-    ("layers_up", "layers"),
-)
 REALISTIC = {"sd_seed": 0.1, "sd_image": 0.5, "sd_noise": 0.7}
 SEED_DOMINATED = {"sd_seed": 0.5, "sd_image": 0.2, "sd_noise": 1.0}
 # The claim's order, clearly (in ciede2000 units, lower is better; noise se ~0.1-0.2), and reversed.
