@@ -37,7 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "weights": (
         "colorbench.measures.commands:weights_command",
-        "List the weights files metrics need: where each is looked for, present or not, its sha256.",
+        "List every weights file the metrics need (or those of metrics NAMES): where each is looked for, "
+        "present or missing, and its sha256 when present.",
     ),
     "plugin": (
         "colorbench.models.scaffold:plugin_group",

@@ -186,7 +186,9 @@ def test_a_report_over_mixed_precisions_says_so_in_every_format(tmp_path):
     assert md_escape(probe)[:50] in texts["markdown"]
     assert tex_escape(probe)[:40] in texts["latex"]
     frame = pd.read_csv(tmp_path / "r.csv")
-    rows = frame[~frame["setting"].isin(["note", "verdict", "gray", "measure"])].set_index("setting")
+    rows = frame[~frame["setting"].isin(["note", "verdict", "gray", "measure", "realism"])].set_index(
+        "setting"
+    )
     assert rows.loc["init=xavier", "precision"] == "bf16" and rows.loc["default", "precision"] == "fp32"
     assert rows.loc["init=xavier", "note"] == "precision bf16"  # the table itself marks each row
     assert frame["note"].str.startswith("Mixed precision").sum() == 1
@@ -197,7 +199,7 @@ def test_a_report_over_mixed_precisions_says_so_in_every_format(tmp_path):
     assert {item.name: item.value for item in plain.protocol}["Precision"].startswith("fp32; requested auto")
     write_report(plain, "csv", tmp_path / "one.csv")
     table = pd.read_csv(tmp_path / "one.csv")
-    table = table[~table["setting"].isin(["note", "verdict", "gray", "measure"])]
+    table = table[~table["setting"].isin(["note", "verdict", "gray", "measure", "realism"])]
     assert set(table["precision"]) == {"fp32"} and table["note"].isna().all()
 
 

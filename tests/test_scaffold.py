@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from colorbench.cli import COMMANDS, load_command, main
+from colorbench.models.contract import API_VERSION_TEXT
 from colorbench.testing import check_generator
 
 NAME = "cbscaffold_demo"  # nothing else is called that: the generated package shadows nothing
@@ -43,7 +44,7 @@ def test_plugin_new_writes_a_complete_package(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(root))
     try:
         plugin = importlib.import_module(NAME).PLUGIN
-        assert plugin.name == NAME and plugin.api_version == "1.1"
+        assert plugin.name == NAME and plugin.api_version == API_VERSION_TEXT
         labels = [(v, plugin.label(v)) for v in plugin.variants]
         assert labels == [("small", "2 down steps"), ("deep", "3 down steps")]
         assert plugin.depth_order() == ["small", "deep"]
