@@ -10,12 +10,14 @@ its L*). A graded critic puts real vs real at ~0.5, gray near 1.0 and the mild c
 Variants: the default (ridge logistic regression, penalty 1, on 23 colour-given-L statistics),
 the same at penalty 0.01 (weakly regularised), the 147-cell ab histogram per L* third, and
 (``--cnn``) a two-conv CNN on L*a*b* pixels (as in the issue's first measurement; not part of
-colorbench). ``--null N``: N random real-vs-real half splits, how often the 95% interval holds 0.5.
+colorbench). ``--null N``: N random real-vs-real half splits, how often the interval holds 0.5.
+``--shift N``: N random sets of ``--shift-pairs`` photos against their own ab x 0.8, how often the
+interval holds the mean accuracy over the N draws (the test's expected accuracy at that size).
 
 Cost: :func:`colorbench.realism.c2st` on the val split (47 photos) and on all photos, with torch's
 threads as the trainer sets them; prints the CPU model and the load average.
 
-    python benchmarks/bench_c2st.py [--all-photos] [--null 100] [--cnn] [--repeat 5] [--quick]
+    python benchmarks/bench_c2st.py [--all-photos] [--null 100] [--shift 200] [--cnn] [--repeat 5] [--quick]
 """
 
 from __future__ import annotations
@@ -206,6 +208,14 @@ def main() -> None:
         help="also N random real-vs-real half splits: how often the interval holds 0.5",
     )
     parser.add_argument("--null-size", type=int, default=None, help="photos per null split (default all)")
+    parser.add_argument(
+        "--shift",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also N random sets of --shift-pairs photos, real vs ab x 0.8: coverage of the mean accuracy",
+    )
+    parser.add_argument("--shift-pairs", type=int, default=47, help="photos per shift draw (default 47)")
     parser.add_argument("--cost-only", action="store_true", help="only time the default C2ST")
     parser.add_argument(
         "--quick", action="store_true", help="smoke mode: val photos, default critic only, 1 repetition"
@@ -226,8 +236,10 @@ def main() -> None:
 
     if args.null:
         null_calibration(lab, args.null, args.null_size)
+    if args.shift:
+        shift_calibration(lab, args.shift, args.shift_pairs)
 
-    print("\ncost of the default C2ST (features of both sets, 5 fits, 2000 bootstrap resamples), ab x 0.5:")
+    print("\ncost of the default C2ST (features of both sets, 5 fits, then the refit bootstrap), ab x 0.5:")
     for label, take in (("val photos", 47), ("all photos", len(lab))):
         if take > len(lab) or (label == "all photos" and take == 47):
             continue
@@ -251,19 +263,57 @@ def null_calibration(lab: torch.Tensor, splits: int, size: int | None = None) ->
     size = min(size or len(real), len(real))
     half = size // 2
     rng = np.random.default_rng(12345)
-    inside, accuracy, auc, ce = 0, [], [], []
+    inside, inside_auc, accuracy, auc, ce, width, cost = 0, 0, [], [], [], [], []
+    method = ""
     for split in range(splits):
         order = torch.from_numpy(rng.permutation(len(real)))
         r = c2st(real[order[:half]], real[order[half : 2 * half]], seed=split)  # from `size` photos
         inside += r.accuracy_interval[0] <= 0.5 <= r.accuracy_interval[1]
+        inside_auc += r.auc_interval[0] <= 0.5 <= r.auc_interval[1]
         accuracy.append(r.accuracy)
         auc.append(r.auc)
         ce.append(r.cross_entropy)
+        width.append(r.accuracy_interval[1] - r.accuracy_interval[0])
+        cost.append(r.wall_time_s)
+        method = r.interval_method
     print(
-        f"\nnull (random halves of {size} of {len(real)} photos, {half} pairs, {splits} splits): "
-        f"95% accuracy interval "
-        f"holds 0.5 in {inside}/{splits} ({inside / splits:.1%}); accuracy mean {np.mean(accuracy):.3f} "
-        f"(sd {np.std(accuracy):.3f}), AUC mean {np.mean(auc):.3f}, cross-entropy mean {np.mean(ce):.3f}"
+        f"\nnull (random halves of {size} of {len(real)} photos, {half} pairs, {splits} splits; "
+        f"{method}): accuracy interval holds 0.5 in {inside}/{splits} ({inside / splits:.1%}), "
+        f"AUC interval in {inside_auc}/{splits} ({inside_auc / splits:.1%}); accuracy mean "
+        f"{np.mean(accuracy):.3f} (sd {np.std(accuracy):.3f}), mean interval width {np.mean(width):.3f}; "
+        f"AUC mean {np.mean(auc):.3f}, cross-entropy mean {np.mean(ce):.3f}; "
+        f"wall per test median {np.median(cost):.2f} s",
+        flush=True,
+    )
+
+
+def shift_calibration(lab: torch.Tensor, draws: int, pairs: int, scale: float = 0.8) -> None:
+    """A real difference (each photo's a*b* x ``scale``): ``draws`` random sets of ``pairs`` photos.
+
+    The target is the test's expected accuracy at this many pairs, estimated by the mean accuracy
+    over the draws (each draw a different photo subset, fold split and critic); how often does each
+    draw's interval hold it? Draws come from the 237 built-in photos, so at large ``pairs`` they
+    overlap and the spread over draws understates what independent photos would show.
+    """
+    real, fake = to_rgb8(lab), to_rgb8(_with_ab(lab, lab[:, 1:] * scale))
+    pairs = min(pairs, len(real))
+    rng = np.random.default_rng(54321)
+    results = []
+    for draw in range(draws):
+        take = torch.from_numpy(rng.permutation(len(real))[:pairs])
+        results.append(c2st(real[take], fake[take], seed=draw))
+    accuracy = np.array([r.accuracy for r in results])
+    auc = np.array([r.auc for r in results])
+    target, target_auc = accuracy.mean(), auc.mean()
+    inside = sum(r.accuracy_interval[0] <= target <= r.accuracy_interval[1] for r in results)
+    inside_auc = sum(r.auc_interval[0] <= target_auc <= r.auc_interval[1] for r in results)
+    width = np.mean([r.accuracy_interval[1] - r.accuracy_interval[0] for r in results])
+    print(
+        f"\nshift (ab x {scale}, {pairs} pairs drawn from {len(real)} photos, {draws} draws): accuracy "
+        f"mean {target:.3f} (sd over draws {accuracy.std():.3f}); the interval holds that mean in "
+        f"{inside}/{draws} ({inside / draws:.1%}), mean width {width:.3f}; AUC mean {target_auc:.3f}, "
+        f"its interval holds it in {inside_auc}/{draws} ({inside_auc / draws:.1%})",
+        flush=True,
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from colorbench.judge import db
 from colorbench.judge.trials import draw_plan, study_candidates
+from colorbench.measures.builtin import C2ST_ACCURACY
 from colorbench.store import judgments_db_path
 
 FORMATS = {
@@ -62,7 +63,9 @@ def test_smoke_study_holds_c2st_and_every_format_shows_it_with_an_interval(smoke
         assert summary["baseline_gray"]["c2st_accuracy"] >= 0.9  # gray is told from real
     for fmt in FORMATS:
         text = report(smoke_study, fmt, tmp_path)
-        assert "C2ST acc" in text and ("95\\%" if fmt == "latex" else "95%") in text, fmt
+        # the interval is named as its declaration says (its measured coverage), in every format
+        named = C2ST_ACCURACY.interval.replace("%", "\\%") if fmt == "latex" else C2ST_ACCURACY.interval
+        assert "C2ST acc" in text and f"({named} " in text, fmt
         assert "no one has judged this study yet" in text, fmt
         assert "gray: 1.00" in text, fmt
     frame = pd.read_csv(tmp_path / "report.csv")

@@ -30,6 +30,7 @@ from colorbench.measures.declaration import (
     MeasureSet,
     SetValue,
 )
+from colorbench.realism.c2st import INTERVAL_LABEL as C2ST_INTERVAL
 
 _CF_VARIANT = "Hasler-Suesstrunk 2003, signed rg/yb, population std"
 _CF_UNIT = "CF (0-255 RGB)"
@@ -176,7 +177,10 @@ AUC = Measure(
 # --------------------------------------------------------------------------- realism, per set
 # The classifier two-sample test (docs/realism.md): one test per run gives three readings. They are
 # three declarations (each its own column, direction and verdict), computed once per val set.
-_C2ST_VARIANT = "colour-given-L critic, 5 folds by photo, bootstrap 95% interval over photos"
+_C2ST_VARIANT = (
+    f"colour-given-L critic, 5 folds by photo, {C2ST_INTERVAL} interval from a bootstrap over photos "
+    "that refits the critic"
+)
 _c2st_last: list = []  # (the MeasureSet, its result): the three readings share one test
 
 
@@ -201,7 +205,7 @@ def _c2st_reading(field: str):
 
 def _c2st(name: str, label: str, unit: str, direction: str, description: str, **shown) -> Measure:
     return Measure(
-        name, label, unit, direction, description, scope=SET, variant=_C2ST_VARIANT,
+        name, label, unit, direction, description, scope=SET, variant=_C2ST_VARIANT, interval=C2ST_INTERVAL,
         compute=_c2st_reading(name.removeprefix("c2st_")), **shown,
     )  # fmt: skip
 

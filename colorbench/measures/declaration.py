@@ -52,7 +52,7 @@ class SetValue:
     """A per-set metric's result: the value, its uncertainty and how many items it rests on."""
 
     value: float
-    low: float | None = None  # 95% interval, when the metric has one
+    low: float | None = None  # interval, when the metric has one (its Measure.interval says which)
     high: float | None = None
     std: float | None = None
     n: int | None = None
@@ -158,6 +158,9 @@ class Measure:
     caption_format: str = ".3g"  # how a grid caption formats the value
     # A note every report shows when the metric has values; ``{n}`` becomes the runs' val images.
     report_note: str = ""
+    # What a per-set metric's low-high interval is called in reports: its measured coverage where
+    # that differs from the nominal level (the C2ST's bootstrap), so no report claims more.
+    interval: str = "95%"
 
     def __post_init__(self) -> None:
         problem = declaration_problem(self)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from colorbench.measures import LOWER, set_measures
+from colorbench.measures import LOWER, Measure, set_measures
 from colorbench.store.reader import GRAY_PREFIX
 from colorbench.store.status import Status
 
@@ -25,7 +25,7 @@ NOT_JUDGED = "no one has judged this study yet (colorbench judge STORE)"
 @dataclass(frozen=True)
 class SetCell:
     mean: float
-    low: float | None  # the lowest per-seed 95% bound, and the highest
+    low: float | None  # the lowest per-seed interval bound, and the highest
     high: float | None
     n: int | None  # items per run (photos)
     n_seeds: int
@@ -46,10 +46,11 @@ def _set_cells(mine: pd.DataFrame, name: str) -> SetCell | None:
     return SetCell(mean, low, high, values[0].get("n"), len(values))
 
 
-def _format_set(label: str, cell: SetCell) -> str:
-    span = f" (95% {cell.low:.2f}-{cell.high:.2f}" if cell.low is not None else " ("
+def _format_set(measure: Measure, cell: SetCell) -> str:
+    # The interval's name comes from the declaration: its measured coverage, never a bare "95%".
+    span = f" ({measure.interval} {cell.low:.2f}-{cell.high:.2f}" if cell.low is not None else " ("
     span += "" if cell.n_seeds == 1 else f", span of {cell.n_seeds} seeds' intervals"
-    return f"{label} {cell.mean:.2f}{span}, n = {cell.n} photos)"
+    return f"{measure.label} {cell.mean:.2f}{span}, n = {cell.n} photos)"
 
 
 def realism_rows(root: Path, study: str, runs: pd.DataFrame, generator: str, labels: dict[str, str]):
@@ -92,7 +93,7 @@ def realism_lines(rows: list[dict], runs: pd.DataFrame, generator: str, verdict:
             )
         else:
             fooling = "fooling rate: not judged"
-        parts = [fooling] + [_format_set(m.label, row[n]) for n, m in measures.items() if row.get(n)]
+        parts = [fooling] + [_format_set(m, row[n]) for n, m in measures.items() if row.get(n)]
         lines.append(f"{row['label']}: " + "; ".join(parts))
     n = sum(r["fooling_n_answers"] for r in rows)
     if n:
@@ -130,4 +131,7 @@ def _headline(rows, runs, generator, measure) -> str:
         if clear
         else "no setting is more realistic than another beyond noise"
     )
-    return f"Realism ({measure.label}, {measure.reading}, per-run 95% intervals): {verdict}{gray_text}."
+    return (
+        f"Realism ({measure.label}, {measure.reading}, per-run {measure.interval} intervals): "
+        f"{verdict}{gray_text}."
+    )
