@@ -64,8 +64,10 @@ def test_smoke_study_holds_c2st_and_every_format_shows_it_with_an_interval(smoke
     for fmt in FORMATS:
         text = report(smoke_study, fmt, tmp_path)
         # the interval is named as its declaration says (its measured coverage), in every format
-        named = C2ST_ACCURACY.interval.replace("%", "\\%") if fmt == "latex" else C2ST_ACCURACY.interval
-        assert "C2ST acc" in text and f"({named} " in text, fmt
+        # (LaTeX escapes the label's "~" and "%": look for its number there)
+        named = C2ST_ACCURACY.interval
+        named = named.strip("~").replace("%", "\\%") if fmt == "latex" else f"({named} "
+        assert "C2ST acc" in text and named in text, fmt
         assert "no one has judged this study yet" in text, fmt
         assert "gray: 1.00" in text, fmt
     frame = pd.read_csv(tmp_path / "report.csv")
