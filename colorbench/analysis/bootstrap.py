@@ -143,7 +143,29 @@ def seed_weighted(per_seed: np.ndarray, seed_counts: np.ndarray) -> np.ndarray:
     return np.where(total > 0, weighted, per_seed.mean(axis=1))
 
 
-def two_way_spread(d: np.ndarray) -> Spread:
+@dataclass(frozen=True)
+class SeedFloor:
+    """A seed mean square pooled over independent contrasts, and its df: the least a contrast's own may be."""
+
+    mean_square: float
+    df: float
+
+
+def mean_squares(d: np.ndarray) -> tuple[float, float, float]:
+    """(ms_seed, ms_image, ms_res) of a crossed seeds x images table (two-way ANOVA, no replication)."""
+    n_seeds, n_images = d.shape
+    grand = d.mean()
+    seed_dev = d.mean(axis=1) - grand
+    image_dev = d.mean(axis=0) - grand
+    residual = d - grand - seed_dev[:, None] - image_dev[None, :]
+    df_seed, df_image = n_seeds - 1, n_images - 1
+    ms_seed = n_images * float(seed_dev @ seed_dev) / df_seed
+    ms_image = n_seeds * float(image_dev @ image_dev) / df_image
+    ms_res = float(np.einsum("si,si->", residual, residual)) / (df_seed * df_image)
+    return ms_seed, ms_image, ms_res
+
+
+def two_way_spread(d: np.ndarray, floor: SeedFloor | None = None) -> Spread:
     """Standard error of ``d.mean()`` for a crossed seeds x images table (n_seeds >= 2, n_images >= 2).
 
     S I Var(mean) = ms_seed + max(ms_image - ms_res, 0): the spread of the seed means (which holds
@@ -152,18 +174,21 @@ def two_way_spread(d: np.ndarray) -> Spread:
     dropped: with 3 seeds a small ms_seed is as often chance as absence, and dropping it when
     ms_seed < ms_res (7% of seed-dominated studies) switched df from ~2 to ~90 exactly where the
     seed spread had been underestimated (coverage 92.9% instead of 95%, 3 seeds; 88% with 2).
+
+    ``floor``: where the contrast's own ms_seed reads below it, the floor's mean square and df take
+    its place (against gray, :class:`SeedFloor` pooled over the generator's settings; see
+    :mod:`colorbench.analysis.effects`). The df never drops below the contrast's own seed df. A
+    table without any variation (a setting that predicts gray, against gray) keeps its zero spread.
     """
     n_seeds, n_images = d.shape
-    grand = d.mean()
-    seed_dev = d.mean(axis=1) - grand
-    image_dev = d.mean(axis=0) - grand
-    residual = d - grand - seed_dev[:, None] - image_dev[None, :]
+    ms_seed, ms_image, ms_res = mean_squares(d)
     df_seed, df_image = n_seeds - 1, n_images - 1
     df_res = df_seed * df_image
-    ms_seed = n_images * float(seed_dev @ seed_dev) / df_seed
-    ms_image = n_seeds * float(image_dev @ image_dev) / df_image
-    ms_res = float(np.einsum("si,si->", residual, residual)) / df_res
-    terms = [(ms_seed, df_seed)]
+    seed_term = (ms_seed, df_seed)
+    varies = ms_seed > 0 or ms_image > 0 or ms_res > 0
+    if floor is not None and varies and floor.mean_square > ms_seed:
+        seed_term = (floor.mean_square, floor.df)
+    terms = [seed_term]
     if ms_image > ms_res:
         terms += [(ms_image, df_image), (-ms_res, df_res)]
     total = sum(t for t, _ in terms)
