@@ -76,10 +76,12 @@ def write_store(
     reasons: dict[str, str] | None = None,
     precisions: dict[str, str] | None = None,
     run_format: int = 3,
+    display_name: str | None = None,
 ) -> Path:
     """A study ``name`` of ``generator`` in ``root``; ``effects[setting]`` shifts every metric by that
     many of its SPREAD units (positive: higher values); ``same_as_gray`` settings predict gray exactly;
-    ``precisions[setting]``: the precision its runs resolved to (default fp32)."""
+    ``precisions[setting]``: the precision its runs resolved to (default fp32); ``display_name``: the
+    generator's name in reports, recorded as the planner and trainer record it (None: not recorded)."""
     effects = effects or {}
     gray_offset = gray_offset or {m: 0.5 * SPREAD[m] for m in METRICS}
     labels = labels or {}
@@ -176,7 +178,12 @@ def write_store(
                     "spec_hash": run_id,
                     "lineage": run_id,
                     "options": {},
-                    "plugin": {"name": generator, "description": description, "variant_label": shown},
+                    "plugin": {
+                        "name": generator,
+                        "description": description,
+                        "variant_label": shown,
+                        **({"display_name": display_name} if display_name else {}),
+                    },
                     "data": {
                         "key": DATA_KEY,
                         "train": 190,
@@ -228,7 +235,9 @@ def write_store(
         "plugins": [generator],
         "factors": ["lr", "batch", "init", "layers"],
         "seeds": list(seeds),
-        "generators": {generator: {"description": description}},
+        "generators": {
+            generator: {"description": description, **({"display_name": display_name} if display_name else {})}
+        },
         "command": "colorbench run (built by tests)",
     }
     _write(root / "studies" / f"{name}.json", record)

@@ -216,7 +216,7 @@ def test_trainable_variant_without_parameters_and_bf16_failures():
 def test_generator_level_problems():
     future = toy(lambda v, s: Scaled(), api_version="2.0")
     assert check_generator(future, sizes=(32,)).failures == [
-        "toy: written for colorbench plugin API 2.0, this colorbench implements 1.2; upgrade colorbench or "
+        "toy: written for colorbench plugin API 2.0, this colorbench implements 1.3; upgrade colorbench or "
         "install a release of the plugin for API 1"
     ]
     wrong_default = toy(lambda v, s: Scaled(), default_variant_for=lambda size: "nope")

@@ -208,15 +208,15 @@ def test_default_for_an_image_size():
 
 
 def test_api_version_same_major_is_accepted_other_majors_say_what_to_install():
-    assert API_VERSION == (1, 2) and API_VERSION_TEXT == "1.2"
+    assert API_VERSION == (1, 3) and API_VERSION_TEXT == "1.3"
     for same in ("1", "1.0", "1.1", "1.2", "1.7"):
         assert api_version_problem(same) is None
     assert api_version_problem("2") == (
-        "written for colorbench plugin API 2, this colorbench implements 1.2; "
+        "written for colorbench plugin API 2, this colorbench implements 1.3; "
         "upgrade colorbench or install a release of the plugin for API 1"
     )
     assert api_version_problem("0.9") == (
-        "written for colorbench plugin API 0.9, this colorbench implements 1.2; "
+        "written for colorbench plugin API 0.9, this colorbench implements 1.3; "
         "install a release of the plugin for API 1, or a colorbench release for API 0"
     )
     with pytest.raises(PluginContractError, match="api_version must be a version string"):

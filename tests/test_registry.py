@@ -207,14 +207,14 @@ def test_plugins_for_another_major_api_are_broken_newer_minors_accepted(install)
     infos = {name: found[0] for name, found in by_name().items()}
     assert infos["future"].status == "broken"
     assert infos["future"].reason == (
-        "written for colorbench plugin API 2, this colorbench implements 1.2; "
+        "written for colorbench plugin API 2, this colorbench implements 1.3; "
         "upgrade colorbench or install a release of the plugin for API 1"
     )
     assert infos["newer_minor"].status == "ok" and get_generator("newer_minor").api_version == "1.3"
     assert infos["newfield"].status == "broken"
     assert infos["newfield"].reason.endswith(
         "unexpected keyword argument 'colour_space' (a field of a newer plugin API? "
-        "this colorbench implements 1.2)"
+        "this colorbench implements 1.3)"
     )
     with pytest.raises(BrokenGeneratorError, match="is broken: written for colorbench plugin API 2"):
         get_generator("future")

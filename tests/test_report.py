@@ -25,7 +25,7 @@ from test_results import GRAY, SETTINGS, TABLE_ORDER, odd_store, study_store, wr
 from colorbench.cli import main
 from colorbench.errors import ColorbenchError
 from colorbench.report import build_report, write_report
-from colorbench.report.render import md_escape, tex_escape, with_labels
+from colorbench.report.render import md_escape, tex_escape
 from colorbench.report.tables import COLUMNS, aggregate
 
 T_975_DF2 = 4.302652729749464  # Student t 97.5% quantile, 2 degrees of freedom
@@ -212,8 +212,8 @@ def test_every_format_carries_the_same_notes_and_verdicts(claimed_report, tmp_pa
         probe = sentence[:60]
         assert probe in html.unescape(texts["html"]), probe
         assert md_escape(probe)[:50] in texts["markdown"], probe
-        # LaTeX prints labels, not keys ("CIEDE2000 for U-Net", not "ciede2000 for unet")
-        assert tex_escape(with_labels(probe, section.generator))[:40] in texts["latex"], probe
+        # Sentences carry labels, not keys, in every format (test_report_labels.py)
+        assert tex_escape(probe)[:40] in texts["latex"], probe
         assert probe.replace('"', '""')[:50] in texts["csv"], probe
     assert "a demonstration of the harness" in texts["html"]  # 8 epochs on 190 images
     assert any("Scale:" in n for n in claimed_report.notes)

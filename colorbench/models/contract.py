@@ -24,9 +24,9 @@ if TYPE_CHECKING:  # torch is only needed by whoever builds a module, not to des
 
 ENTRY_POINT_GROUP = "colorbench.generators"
 # The contract's version (major, minor). A plugin states the version it was written against
-# (``api_version``, "1", "1.1" or "1.2"); minor versions only add optional fields whose defaults keep
+# (``api_version``, "1", "1.1", "1.2" or "1.3"); minor versions only add optional fields whose defaults keep
 # the older behaviour, so any 1.x plugin runs on any 1.y colorbench; a major version breaks plugins.
-API_VERSION = (1, 2)
+API_VERSION = (1, 3)
 API_VERSION_TEXT = ".".join(map(str, API_VERSION))
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _OPTION_VALUE_TYPES = (bool, int, float, str)
@@ -120,6 +120,7 @@ class GeneratorPlugin:
     default_variant_for: Callable[[int], str | None] | None = None
     files_for: Callable[[str, Mapping[str, Any]], tuple[str, ...]] | None = None
     api_version: str = "1"
+    display_name: str = ""  # API 1.3: the generator's name in reports ("U-Net"); empty: ``name``
 
     def __post_init__(self) -> None:
         problem = contract_problem(self)
@@ -135,6 +136,11 @@ class GeneratorPlugin:
     # ------------------------------------------------------------------ variants
     def variant(self, name: str) -> Variant:
         return self.variants[self.resolve_variant(name)]
+
+    @property
+    def shown_name(self) -> str:
+        """The generator's name as reports print it: ``display_name``, else ``name``."""
+        return self.display_name or self.name
 
     def label(self, variant: str) -> str:
         """Human label of a variant for reports (e.g. ``n_down = 7``); the variant name if none."""
@@ -310,6 +316,8 @@ def contract_problem(obj: object) -> str | None:
         return f"name must be letters, digits, '_', '-' or '.' (it names run directories), got {obj.name!r}"
     if not isinstance(obj.description, str) or not obj.description.strip() or "\n" in obj.description:
         return "description must be one non-empty line (what it is and which paper)"
+    if not isinstance(obj.display_name, str) or "\n" in obj.display_name:
+        return "display_name must be one line (the generator's name in reports), or empty"
     if not isinstance(obj.variants, Mapping) or not obj.variants:
         return "variants must be a non-empty mapping of variant name -> Variant (or config mapping)"
     for key, variant in obj.variants.items():

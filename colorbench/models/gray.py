@@ -29,6 +29,7 @@ def _check(variant: str, image_size: int) -> str | None:
 
 PLUGIN = GeneratorPlugin(
     name="gray",
+    display_name="Gray",
     description="grey baseline predicting ab = 0, the lower reference of Zhang et al. (ECCV 2016)",
     variants=VARIANTS,
     default_variant="zero",

@@ -86,6 +86,7 @@ def _default_for_size(image_size: int) -> str | None:
 
 PLUGIN = GeneratorPlugin(
     name="unet",
+    display_name="U-Net",
     description="pix2pix U-Net generator (Isola et al., CVPR 2017), depth n_down, Tanh output",
     variants={
         name: Variant(config=cfg, label=f"n_down = {cfg['n_down']}", depth=cfg["n_down"])

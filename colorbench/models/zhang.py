@@ -185,6 +185,7 @@ OPTIONS = {
 
 PLUGIN = GeneratorPlugin(
     name="zhang",
+    display_name="Zhang et al. (ECCV 2016)",
     description="Zhang et al. ECCV 2016 colorization CNN (313-bin head), output in normalised ab units "
     "(option units=eccv16: the study's raw a*b*)",
     variants={

@@ -10,7 +10,7 @@ Nothing here imports a plugin: labels and descriptions come from the store's rec
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -21,6 +21,7 @@ from colorbench.errors import ColorbenchError
 from colorbench.measures import metric_measures, set_measures
 from colorbench.report import notes as report_notes
 from colorbench.report.effects import EffectsTable, build_effects
+from colorbench.report.labels import generator_label, measure_label
 from colorbench.report.protocol import ProtocolItem, protocol, scale_phrase
 from colorbench.report.realism import realism_lines, realism_rows
 from colorbench.report.tables import (
@@ -74,6 +75,11 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     realism: list[str] = field(default_factory=list)  # realism headline, then one line per setting
     realism_rows: list[dict[str, Any]] = field(default_factory=list)
+    label: str = ""  # the generator's name in prose and headings (labels.generator_label); "": the key
+
+    @property
+    def name(self) -> str:
+        return self.label or self.generator
 
 
 @dataclass
@@ -176,7 +182,8 @@ def _analyze(runs, per_image, gray, verdict_metric: str, notes: list[str]) -> An
     )
 
 
-def _headline(analysis: Analysis, generator: str, metric: str, scale: str) -> str | None:
+def _headline(analysis: Analysis, generator: str, metric: str, scale: str, shown: str) -> str | None:
+    """The gray headline, with the generator's name ``shown`` and the metrics' declared labels."""
     counts = analysis.gray_counts[analysis.gray_counts["generator"] == generator]
     if counts.empty:
         return None
@@ -184,21 +191,22 @@ def _headline(analysis: Analysis, generator: str, metric: str, scale: str) -> st
     main = by_metric.get(metric)
     if main is None:
         return None
-    label = {c.key: c.label for c in table_columns()}
-    others = ", ".join(f"{label.get(m, m)} {r.n_better}" for m, r in by_metric.items() if m != metric)
+    others = ", ".join(f"{measure_label(m)} {r.n_better}" for m, r in by_metric.items() if m != metric)
     return (
-        f"{main.n_better} of {main.n_settings} {generator} settings beat gray on {label.get(metric, metric)} "
+        f"{main.n_better} of {main.n_settings} {shown} settings beat gray on {measure_label(metric)} "
         f"at this scale ({scale}); on the other val metrics: {others} (of {main.n_settings}). "
         "Beating gray is tested with Holm's correction over each metric's settings (family-wise 5%)."
     )
 
 
-def _verdicts(analysis: Analysis, generator: str) -> list[str]:
+def _verdicts(analysis: Analysis, generator: str, shown: str) -> list[str]:
+    """The claim's verdict sentences, naming the generator ``shown`` and the column by its label."""
     out = []
     for verdicts in (analysis.loss_verdicts, analysis.metric_verdicts):
         for verdict in verdicts:
             if verdict.generator == generator and verdict.influences:
-                out.append(verdict_sentence(verdict))
+                labelled = replace(verdict, generator=shown, column=measure_label(verdict.column))
+                out.append(verdict_sentence(labelled))
     return out
 
 
@@ -241,6 +249,7 @@ def build_report(
             apply_analysis(table, analysis.best_marks, analysis.gray_effects)
             effects = build_effects(analysis, generator, table)
         labels = {row.setting: row.label for row in table.rows}
+        shown = generator_label(record, runs, generator)
         realism = realism_rows(root, str(record.get("name") or study), runs, generator, labels)
         sections.append(
             Section(
@@ -248,10 +257,11 @@ def build_report(
                 _description(record, runs, generator),
                 table,
                 effects,
-                _verdicts(analysis, generator) if analysis is not None else [],
-                _headline(analysis, generator, verdict_metric, scale_text) if analysis is not None else None,
+                _verdicts(analysis, generator, shown) if analysis is not None else [],
+                _headline(analysis, generator, verdict_metric, scale_text, shown) if analysis is not None else None,
                 realism=realism_lines(realism, runs, generator, realism_metric),
                 realism_rows=realism,
+                label=shown,
             )
         )
     notes = report_notes.study_notes(runs, record, tables, scale_text, seeds_text, analysis) + notes

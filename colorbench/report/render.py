@@ -226,30 +226,9 @@ def tex_effect(effect: EffectCell | None, decimals: int) -> str:
 # Metric columns per tabular: a float wider than this is split into stacked tabulars, so one
 # column (``table``, 241 pt in a 10 pt two-column article) and the page (``table*``, 505 pt) both hold.
 TEX_COLUMNS_PER_TABULAR = {"table": 2, "table*": 6}
-# Generators' names as a paper prints them; an unknown key prints as itself.
-GENERATOR_LABELS = {
-    "unet": "U-Net",
-    "zhang": "Zhang et al. (ECCV 2016)",
-    "eccv16": "Zhang et al. (ECCV 2016)",
-}
-
-
 def tex_unit(text) -> str:
     """A unit in TeX, a multiplication sign for a spaced "x" ("BCE + 100 x L1")."""
     return re.sub(r"(?<=\S) x (?=\S)", r" $\\times$ ", tex_escape(text))
-
-
-def generator_label(key: str) -> str:
-    return GENERATOR_LABELS.get(str(key).lower(), str(key))
-
-
-def with_labels(sentence: str, generator: str) -> str:
-    """A sentence of the analysis with raw keys ("on ciede2000 for unet") in their declared labels."""
-    labels = {c.key: c.label for c in table_columns() if c.measure is not None}
-    labels[str(generator)] = generator_label(generator)
-    keys = sorted(labels, key=len, reverse=True)
-    pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, keys)) + r")(?![\w])")
-    return pattern.sub(lambda m: labels[m.group(1)], str(sentence))
 
 
 def column_groups(columns: Sequence, tex_float: str) -> list[list]:
@@ -280,9 +259,7 @@ def _environment(fmt: str, search: list[Path]) -> jinja2.Environment:
             cell=tex_cell,
             effect=tex_effect,
             stem=safe_stem,
-            generator=generator_label,
             unit=tex_unit,
-            labels=with_labels,
         )
         env.globals.update(column_groups=column_groups)
         env.globals.update(arrows=TEX_ARROWS)

@@ -115,6 +115,7 @@ def _run_row(study: StudyRecord, entry: dict, setting: dict, store: Store) -> di
         plugin = record.plugin
         row["variant_label"] = plugin.get("variant_label")
         row["plugin_description"] = plugin.get("description")
+        row["plugin_display_name"] = plugin.get("display_name")
         row["plugin_fingerprint"] = plugin.get("fingerprint")
         data = record.data
         spec = data.get("spec") or {}

@@ -205,6 +205,7 @@ def build_plan(
         plan.settings[generator] = settings
         plan.generators[generator] = {
             "description": plugin.description,
+            "display_name": plugin.shown_name,
             "variant_labels": {v: plugin.label(v) for v in plugin.variants},
             "default_variant": variant,
             "version": base.spec.plugin.get("version"),

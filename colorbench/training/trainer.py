@@ -126,6 +126,7 @@ def run_record(spec: RunSpec, options: RunOptions, plugin, data: PreparedData) -
         plugin={
             "name": plugin.name,
             "description": plugin.description,
+            "display_name": plugin.shown_name,
             "variant_label": plugin.label(spec.variant),
             "depth": variant.depth,
             "trainable": plugin.is_trainable(spec.variant),
