@@ -224,6 +224,7 @@ def write_store(
                     "superseded": [],
                 }
             )
+    named = {"display_name": display_name} if display_name else {}
     record = {
         "format_version": 2,
         "name": name,
@@ -235,9 +236,7 @@ def write_store(
         "plugins": [generator],
         "factors": ["lr", "batch", "init", "layers"],
         "seeds": list(seeds),
-        "generators": {
-            generator: {"description": description, **({"display_name": display_name} if display_name else {})}
-        },
+        "generators": {generator: {"description": description, **named}},
         "command": "colorbench run (built by tests)",
     }
     _write(root / "studies" / f"{name}.json", record)

@@ -40,9 +40,8 @@ def _verdict_texts(report, tmp_path: Path) -> dict[str, str]:
     block = re.search(r'<div class="claim"><ul>(.*?)</ul></div>', page, re.S)
     out["html"] = html.unescape(re.sub(r"<[^>]+>", " ", block.group(1)))
     lines = write_report(report, "markdown", tmp_path / "r.md")[0].read_text().splitlines()
-    out["markdown"] = "\n".join(
-        line.replace("\\_", "_") for line in lines if line.startswith("- ") and ("beat gray" in line or "claim" in line)
-    )
+    verdicts = [line for line in lines if line.startswith("- ") and ("beat gray" in line or "claim" in line)]
+    out["markdown"] = "\n".join(verdicts).replace("\\_", "_")
     written = write_report(report, "latex", tmp_path / "r.tex")
     (fragment,) = [p for p in written if p.name.endswith("-verdict.tex")]
     out["latex"] = fragment.read_text().replace(r"\_", "_")

@@ -250,6 +250,7 @@ def build_report(
             effects = build_effects(analysis, generator, table)
         labels = {row.setting: row.label for row in table.rows}
         shown = generator_label(record, runs, generator)
+        headline = _headline(analysis, generator, verdict_metric, scale_text, shown) if analysis is not None else None
         realism = realism_rows(root, str(record.get("name") or study), runs, generator, labels)
         sections.append(
             Section(
@@ -258,7 +259,7 @@ def build_report(
                 table,
                 effects,
                 _verdicts(analysis, generator, shown) if analysis is not None else [],
-                _headline(analysis, generator, verdict_metric, scale_text, shown) if analysis is not None else None,
+                headline,
                 realism=realism_lines(realism, runs, generator, realism_metric),
                 realism_rows=realism,
                 label=shown,

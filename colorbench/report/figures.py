@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from colorbench.measures import get_measure, metric_measures
-from colorbench.report.curves import training_curves
-from colorbench.report.forest import forest_plot
+from colorbench.report.curves import OFF_RATIO, training_curves
+from colorbench.report.forest import OUTLIER_RATIO, forest_plot
 from colorbench.report.grids import image_grid
+from colorbench.report.labels import measure_label
 from colorbench.store.per_image import load_gray
 
 
@@ -25,14 +26,20 @@ def add_figures(report, root: Path, metric: str, images: list[str]) -> None:
         metrics = [
             m for m in dict.fromkeys((metric, *forest_metrics())) if m in set(analysis.effects["metric"])
         ]
-        png = forest_plot(analysis.effects, analysis.gray_effects, metrics)
+        shown = {s.generator: s.name for s in report.sections}
+        png = forest_plot(analysis.effects, analysis.gray_effects, metrics, generator_labels=shown)
         report.figures.append(
             Figure(
                 "forest",
                 "",
                 png,
-                "Each setting's effect against its generator's Default (setting - Default), with 95% "
-                "intervals; filled: the interval excludes 0. Dashed: gray - Default.",
+                "Each setting's effect against its generator's Default (setting − Default), with 95% "
+                "intervals (uncorrected); filled dot: the interval excludes 0, hollow: it includes 0. "
+                "Solid line: 0, no change from Default. Dashed line: gray − Default, the grey band its "
+                '95% interval; when gray lies far outside the settings\' range, "gray ±x →" at the '
+                f"panel's top edge gives its value instead. Triangle at the edge: an effect over "
+                f"{OUTLIER_RATIO:g}x the panel's median |effect|, drawn off scale with its value and "
+                "interval printed.",
             )
         )
     keys = report.per_image["data_key"] if "data_key" in report.per_image else []
@@ -51,8 +58,9 @@ def add_figures(report, root: Path, metric: str, images: list[str]) -> None:
                     "grid",
                     section.generator,
                     png,
-                    f"{section.generator}: val images where Default improved most, typically and least "
-                    f"over gray (on {metric}); columns: grey input, each setting (lowest completed seed), "
+                    f"{section.name}: val images where Default improved most, typically and least "
+                    f"over gray (on {measure_label(metric)}); columns: grey input, each setting (lowest "
+                    "completed seed), "
                     "ground truth.",
                     credits=credits,
                 )
@@ -64,7 +72,10 @@ def add_figures(report, root: Path, metric: str, images: list[str]) -> None:
                     "curves",
                     section.generator,
                     curves,
-                    f"{section.generator}: training losses per epoch and val {metric} at each evaluation, "
-                    "one line per seed; dashed: gray. Y ranges from the runs that did not diverge.",
+                    f"{section.name}: training losses per epoch and val {measure_label(metric)} at each "
+                    "evaluation, one line per seed (colour); dashed: gray. Each column's y range covers "
+                    "the runs that did not diverge and do not lie far off the others (a run's median "
+                    f"over {OFF_RATIO:g}x the runs' typical distance from their centre); points beyond "
+                    "it are triangles at the panel's edge, the run's last such value printed.",
                 )
             )

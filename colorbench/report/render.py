@@ -34,7 +34,6 @@ from colorbench.report.tables import (
     Table,
     default_tex_columns,
     select_columns,
-    table_columns,
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -226,6 +225,8 @@ def tex_effect(effect: EffectCell | None, decimals: int) -> str:
 # Metric columns per tabular: a float wider than this is split into stacked tabulars, so one
 # column (``table``, 241 pt in a 10 pt two-column article) and the page (``table*``, 505 pt) both hold.
 TEX_COLUMNS_PER_TABULAR = {"table": 2, "table*": 6}
+
+
 def tex_unit(text) -> str:
     """A unit in TeX, a multiplication sign for a spaced "x" ("BCE + 100 x L1")."""
     return re.sub(r"(?<=\S) x (?=\S)", r" $\\times$ ", tex_escape(text))
