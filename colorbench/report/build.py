@@ -250,7 +250,9 @@ def build_report(
             effects = build_effects(analysis, generator, table)
         labels = {row.setting: row.label for row in table.rows}
         shown = generator_label(record, runs, generator)
-        headline = _headline(analysis, generator, verdict_metric, scale_text, shown) if analysis is not None else None
+        headline = None
+        if analysis is not None:
+            headline = _headline(analysis, generator, verdict_metric, scale_text, shown)
         realism = realism_rows(root, str(record.get("name") or study), runs, generator, labels)
         sections.append(
             Section(
