@@ -5,6 +5,11 @@ studies of 8 intervals give 3,200 intervals per case: the binomial SE of a 95% c
 points, so 94-96% is +/- 2.6 SE (more than the SE inflation from the intervals of one study sharing
 Default's runs, measured ~1.1x). Plain Satterthwaite intervals that dropped a seed component reading
 negative covered 92.9% (seed-dominated), which this bound fails.
+
+The target, 94-96%, is not reached where the seed term is skewed (lognormal): the paired difference
+of two skewed seed terms is symmetric but heavy-tailed, and a t interval with ~2 df is conservative
+there (measured 96.5-96.9%). That case asserts it never under-covers and reports the miss as an
+expected failure (xfail) instead of widening the bound.
 """
 
 from __future__ import annotations
@@ -20,14 +25,27 @@ N_STUDIES = 400
 BY_NAME = {c.name: c for c in simulate.CASES}
 
 
+SKEWED = "skewed seed term (lognormal)"
+
+
 @pytest.mark.parametrize("name", list(BY_NAME))
 def test_95_percent_intervals_cover_94_to_96_percent_with_3_seeds(name):
     found = simulate.coverage(BY_NAME[name], N_STUDIES, n_seeds=3, n_boot=100, seed=3)
     assert found.n_intervals == 8 * N_STUDIES
-    # The skewed seed term is symmetric in a paired difference but heavy-tailed: the t interval is
-    # conservative there (measured 96.6-96.9% on 3,200 intervals); never below 94%.
-    upper = 0.975 if "lognormal" in name else 0.96
-    assert 0.94 <= found.coverage <= upper, found
+    assert found.coverage >= 0.94, found
+    if name == SKEWED and found.coverage > 0.96:
+        # Known miss (module docstring): conservative, never below the target.
+        assert found.coverage <= 0.975, found
+        pytest.xfail(f"skewed seed term: coverage {found.coverage:.1%}, over the 94-96% target (conservative)")
+    assert found.coverage <= 0.96, found
+
+
+def test_skewed_seed_noise_keeps_the_familywise_false_beats_gray_rate_at_5_percent():
+    # Three runs of a right-skewed seed term often sit together below the mean with a small spread;
+    # against gray (no seed noise of its own) that read as "better than gray" in 8.7% of null
+    # studies after Holm. The seed term's floor pooled over the settings brings it to ~1.5%.
+    errors = simulate.gray_familywise(BY_NAME[SKEWED], 300, n_seeds=3, n_boot=100, seed=4)
+    assert errors.holm <= 0.05, errors
 
 
 def test_null_studies_keep_the_familywise_false_beats_gray_rate_at_5_percent():

@@ -100,23 +100,23 @@ def test_markdown_table_text_of_an_old_store(full_store, tmp_path):
 # --------------------------------------------------------------------------- what the statistics earn
 def test_verdict_supported_when_the_effects_follow_the_claim(claimed_report):
     (section,) = claimed_report.sections
-    metric_verdict = next(v for v in section.verdicts if "on ciede2000" in v)
-    assert metric_verdict.startswith("supported on ciede2000 for unet")
+    metric_verdict = next(v for v in section.verdicts if "on CIEDE2000" in v)
+    assert metric_verdict.startswith("supported on CIEDE2000 for U-Net")
     assert "weight init > batch size > depth > learning rate" in metric_verdict
-    loss_verdict = next(v for v in section.verdicts if "on loss_G" in v)
+    loss_verdict = next(v for v in section.verdicts if "on Loss G" in v)
     assert loss_verdict.startswith(("supported", "unresolved"))  # 3 seeds of one number per run
 
 
 def test_verdict_contradicted_on_the_reversed_order(tmp_path):
     report = build_report(write_store(tmp_path, name="rev", effects=REVERSED), "rev", with_figures=False)
-    verdict = next(v for v in report.sections[0].verdicts if "on ciede2000" in v)
-    assert verdict.startswith("contradicted on ciede2000 for unet")
+    verdict = next(v for v in report.sections[0].verdicts if "on CIEDE2000" in v)
+    assert verdict.startswith("contradicted on CIEDE2000 for U-Net")
 
 
 def test_verdict_unresolved_on_noise(tmp_path):
     report = build_report(write_store(tmp_path, name="noise", noise=1.0), "noise", with_figures=False)
-    verdict = next(v for v in report.sections[0].verdicts if "on ciede2000" in v)
-    assert verdict.startswith("unresolved on ciede2000 for unet")
+    verdict = next(v for v in report.sections[0].verdicts if "on CIEDE2000" in v)
+    assert verdict.startswith("unresolved on CIEDE2000 for U-Net")
 
 
 def test_a_setting_equal_to_gray_is_never_best_and_does_not_beat_gray(tmp_path):
@@ -136,7 +136,7 @@ def test_a_setting_equal_to_gray_is_never_best_and_does_not_beat_gray(tmp_path):
         (gray_effects["setting"] == "init=xavier") & (gray_effects["metric"] == "ciede2000")
     ]
     assert reading["versus_gray"].item() == "indistinguishable from gray"
-    assert report.sections[0].headline.startswith("0 of 9 unet settings beat gray on CIEDE2000")
+    assert report.sections[0].headline.startswith("0 of 9 U-Net settings beat gray on CIEDE2000")
 
 
 def test_a_clear_winner_is_bold_and_close_ones_are_tied(tmp_path):
