@@ -14,6 +14,9 @@ expected failure (xfail) instead of widening the bound.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -70,3 +73,28 @@ def test_the_interval_of_a_minus_b_is_the_negation_of_b_minus_a():
             assert ab.estimate == -ba.estimate and ab.p == ba.p
             assert (ab.low, ab.high) == (-ba.high, -ba.low)
             assert np.array_equal(ab.replicates, -ba.replicates)
+
+
+def _results_row(case: str, *columns: str) -> list[str]:
+    """The cells of RESULTS.md's calibration row for ``case`` whose first cells equal ``columns``."""
+    text = (Path(__file__).parents[1] / "benchmarks" / "RESULTS.md").read_text()
+    section = text.split("## Calibration of the statistics", 1)[1].split("\n## ", 1)[0]
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0] == case and cells[1 : 1 + len(columns)] == list(columns):
+            return cells
+    raise AssertionError(f"no row {case} {columns} in RESULTS.md")
+
+
+def test_the_report_states_the_figures_of_benchmarks_results():
+    """One set of figures: the report's note on intervals quotes RESULTS.md, and its claim holds there."""
+    skewed = simulate.SKEWED_MEASURED
+    assert _results_row(skewed.case)[1] == skewed.coverage  # 3 seeds, the first coverage column
+    assert _results_row(skewed.case, "3")[6] == skewed.fwer_beats_gray  # beats gray, Holm
+    for name in BY_NAME:
+        if name != skewed.case:
+            coverage = float(re.sub("%", "", _results_row(name)[1]))
+            assert 94.0 <= coverage <= 96.0, (name, coverage)
+    from colorbench.report.notes import calibration_note
+
+    assert skewed.coverage in calibration_note() and skewed.fwer_beats_gray in calibration_note()

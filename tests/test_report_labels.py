@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from colorbench.measures import loss_measures, metric_measures
 from colorbench.models.unet import PLUGIN as UNET
 from colorbench.report import build_report, write_report
 from colorbench.report.labels import generator_label
+from colorbench.report.render import tex_escape
 
 CLAIMED = {"init=kaiming": 3.0, "batch=32": 2.0, "layers=n_down_7": 1.0, "lr=0.001": 0.2}
 
@@ -78,3 +81,17 @@ def test_generator_label_reads_the_store_before_any_plugin():
     assert generator_label({"generators": {"unet": {"display_name": "Mine"}}}, None, "unet") == "Mine"
     assert generator_label({}, None, "unet") == "U-Net"  # the installed built-in's declaration
     assert generator_label({}, None, "not-installed") == "not-installed"
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_a_double_quote_in_a_sentence_compiles_in_latex(tmp_path):
+    # Verdicts quote "supported" (the power clause); \textquotedbl stopped pdflatex in OT1.
+    body = tex_escape('would read "supported" in at most 5% of studies')
+    (tmp_path / "q.tex").write_text(r"\documentclass{article}\begin{document}" + body + r"\end{document}")
+    result = subprocess.run(
+        ["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "q.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-2000:]

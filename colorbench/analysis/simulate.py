@@ -254,3 +254,19 @@ def gray_familywise(
         float(by_study["raw"].any().mean()),
         float(by_study["held"].any().mean()),
     )
+
+
+@dataclass(frozen=True)
+class MeasuredCase:
+    """One case's figures as ``benchmarks/RESULTS.md`` gives them (3 seeds), for the report's own note.
+
+    ``tests/test_coverage.py`` checks they equal the figures in RESULTS.md, which
+    ``benchmarks/bench_coverage.py --write`` replaces: rerun the benchmark, then update these.
+    """
+
+    case: str
+    coverage: str  # of the 95% intervals against Default, as printed ("96.9%")
+    fwer_beats_gray: str  # null studies with a false "better than gray" after Holm ("1.0%")
+
+
+SKEWED_MEASURED = MeasuredCase("skewed seed term (lognormal)", "PENDING", "PENDING")

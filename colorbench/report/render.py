@@ -102,7 +102,7 @@ _TEX_SPECIALS = {
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     "|": r"\textbar{}",
-    '"': r"\textquotedbl{}",
+    '"': "''",  # \textquotedbl needs T1; in OT1 (below) it stops pdflatex
 }
 _TEX_UNICODE = {
     "±": r"$\pm$",
