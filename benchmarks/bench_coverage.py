@@ -51,6 +51,9 @@ def section(n_studies: int, n_null: int, seeds: tuple[int, ...]) -> str:
         "Sds (seed term, repeating image term, noise): image-dominated (0.1, 0.5, 0.7); seed-dominated,"
         " skewed and uneven (0.5, 0.2, 1.0), skewed with a centred lognormal seed term (skewness ~6),"
         " uneven with the seed sd 0.25-3x between settings; noise only (0, 0, 1).",
+        "The figures of record (docs/reports.md and README link here); the report's note on intervals"
+        " quotes the skewed rows (`SKEWED_MEASURED` in `colorbench/analysis/simulate.py`, kept equal to"
+        " these by `tests/test_coverage.py`: update it after a rerun).",
         "",
         "### Coverage of the 95% intervals against Default",
         "",
