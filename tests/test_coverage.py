@@ -91,6 +91,8 @@ def test_the_report_states_the_figures_of_benchmarks_results():
     skewed = simulate.SKEWED_MEASURED
     assert _results_row(skewed.case)[1] == skewed.coverage  # 3 seeds, the first coverage column
     assert _results_row(skewed.case, "3")[6] == skewed.fwer_beats_gray  # beats gray, Holm
+    results = (Path(__file__).parents[1] / "benchmarks" / "RESULTS.md").read_text()
+    assert f"{skewed.n_null} null studies per row" in results
     for name in BY_NAME:
         if name != skewed.case:
             coverage = float(re.sub("%", "", _results_row(name)[1]))

@@ -114,7 +114,7 @@ def calibration_note() -> str:
         "intervals against Default hold the true effect 94-96% of the time when image or seed noise "
         "dominates or seed noise differs between settings; with strongly skewed (lognormal) seed noise "
         f'they are conservative, {skewed.coverage}, and a false "better than gray" occurs in '
-        f"{skewed.fwer_beats_gray} of null studies after Holm (5% allowed)."
+        f"{skewed.fwer_beats_gray} of {skewed.n_null} null studies after Holm (5% allowed)."
     )
 
 
