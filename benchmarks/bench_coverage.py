@@ -109,7 +109,7 @@ def write(text: str) -> None:
     if HEADING in current:
         head, rest = current.split(HEADING, 1)
         after = rest.find("\n## ")
-        current = head + text + (rest[after + 1 :] if after >= 0 else "")
+        current = head + text + ("\n" + rest[after + 1 :] if after >= 0 else "")  # a blank line before
     else:
         current = current.rstrip("\n") + "\n\n" + text
     RESULTS.write_text(current)
