@@ -57,9 +57,22 @@ def _nbytes(array) -> int:
     return int(array.nbytes)
 
 
+DEVICE_COPY_CHUNK_BYTES = 64 * 2**20
+
+
 def _on_device(array, device: torch.device) -> torch.Tensor:
-    tensor = array if isinstance(array, torch.Tensor) else torch.from_numpy(np.array(array))  # read-only map
-    return tensor.to(device)
+    """``array`` (a read-only memory map) copied to ``device`` a chunk of rows at a time: the host
+    holds one chunk, never a second copy of the data set (packed runs each load one)."""
+    if isinstance(array, torch.Tensor):
+        return array.to(device)
+    out = torch.empty(
+        tuple(array.shape), dtype=torch.from_numpy(np.empty(0, array.dtype)).dtype, device=device
+    )
+    row_bytes = max(1, int(array.nbytes // max(1, len(array))))
+    step = max(1, DEVICE_COPY_CHUNK_BYTES // row_bytes)
+    for start in range(0, len(array), step):
+        out[start : start + step].copy_(torch.from_numpy(np.array(array[start : start + step])))
+    return out
 
 
 class BatchLoader:
