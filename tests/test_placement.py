@@ -107,6 +107,17 @@ def test_host_threads_are_divided_between_workers():
     assert threads_per_worker(2, 4) == 1
 
 
+def test_packed_runs_keep_the_data_on_a_gpu_only_within_their_share_of_it():
+    from colorbench.data.loader import DEVICE_DATA_FRACTION, data_placement
+
+    gib = 2**30
+    free = int(gib / DEVICE_DATA_FRACTION)  # room for one run's 1 GiB data set
+    assert data_placement(gib, "cuda", free_device_bytes=free) == "device"
+    assert data_placement(gib, "cuda", free_device_bytes=free, sharing=2) == "pinned"
+    assert data_placement(gib // 2, "cuda", free_device_bytes=free, sharing=2) == "device"
+    assert data_placement(10 * gib, "cpu", sharing=4) == "host"
+
+
 def test_ray_asks_for_a_share_of_a_gpu_and_of_its_cpus():
     gpu_nodes = [{"CPU": 16.0, "GPU": 2.0}, {"CPU": 64.0, "GPU": 8.0}, {"CPU": 32.0}]  # 8 CPUs per GPU
     assert ray_task_resources(gpu_nodes, None, None) == {"num_gpus": 1.0, "num_cpus": 8}
@@ -232,6 +243,7 @@ def test_packed_runs_give_the_numbers_of_unpacked_ones(tmp_path):
         summary = json.loads(path.read_text())
         assert summary["device"] == "cpu"
         assert summary["hardware"]["threads"] == threads
+        assert json.loads((path.parent / "config.json").read_text())["options"]["runs_on_device"] == 2
 
 
 @pytest.mark.slow  # about 40 s on 2 cores: a Ray head and two runs

@@ -48,6 +48,16 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 CUDA_VISIBLE = "CUDA_VISIBLE_DEVICES"
 
 
+@dataclass(frozen=True)
+class Slot:
+    """Where a worker trains: its device, the GPU it alone sees (``CUDA_VISIBLE_DEVICES``; None
+    off GPUs), and how many workers share that device."""
+
+    device: str = "cpu"
+    gpu: str | None = None
+    sharing: int = 1
+
+
 @dataclass
 class _Worker:
     process: BaseProcess
@@ -70,7 +80,7 @@ def run_in_workers(
     pool: list[_Worker] = []
     try:
         for device in placement[: len(queue)]:
-            pool.append(_start_worker(context, threads, device))
+            pool.append(_start_worker(context, threads, device, placement.count(device)))
         for worker in pool:
             _assign(worker, queue)
         while any(w.task for w in pool):
@@ -87,7 +97,9 @@ def run_in_workers(
                     on_outcome(_lost(worker))
                     pool.remove(worker)
                     if queue:
-                        pool.append(_start_worker(context, threads, worker.device))
+                        pool.append(
+                            _start_worker(context, threads, worker.device, placement.count(worker.device))
+                        )
                         _assign(pool[-1], queue)
                     continue
                 if kind == "stopped":  # a signal reached this worker alone: stop the study
@@ -103,12 +115,12 @@ def run_in_workers(
         _close(pool)
 
 
-def _start_worker(context, threads: int, device: str) -> _Worker:
+def _start_worker(context, threads: int, device: str, sharing: int) -> _Worker:
     ours, theirs = context.Pipe()
-    gpu = visible_gpu(device, os.environ.get(CUDA_VISIBLE))
+    slot = Slot(device, visible_gpu(device, os.environ.get(CUDA_VISIBLE)), sharing)
     process = context.Process(
         target=_worker_process,
-        args=(theirs, threads, os.getpid(), device, gpu),
+        args=(theirs, threads, os.getpid(), slot),
         name="colorbench-worker",
         daemon=True,
     )
@@ -199,15 +211,13 @@ def _signal(process: BaseProcess, signum: int) -> None:
 
 
 # ---------------------------------------------------------------------- in the worker
-def _worker_process(
-    conn: Connection, threads: int, parent_pid: int, device: str = "cpu", gpu: str | None = None
-) -> None:
+def _worker_process(conn: Connection, threads: int, parent_pid: int, slot: Slot = Slot()) -> None:
     """Run :func:`worker_main`, then leave without the interpreter's teardown.
 
     Everything a run writes is on disk (atomic, fsynced) by then; tearing down torch's objects
     took seconds of CPU on shared cores, which would keep a stopped study's workers around.
     """
-    worker_main(conn, threads, parent_pid, device, gpu)
+    worker_main(conn, threads, parent_pid, slot)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -216,24 +226,22 @@ def _worker_process(
     os._exit(0)
 
 
-def worker_main(
-    conn: Connection, threads: int, parent_pid: int, device: str = "cpu", gpu: str | None = None
-) -> None:
+def worker_main(conn: Connection, threads: int, parent_pid: int, slot: Slot = Slot()) -> None:
     """A worker's life: take tasks from the study's process until it says stop, goes, or signals."""
     try:
         _stop_on_signals()
         _die_with_parent(parent_pid)
-        _use_device(gpu)
+        _use_device(slot.gpu)
         _use_threads(threads)
-        seen = f" ({CUDA_VISIBLE}={gpu})" if gpu is not None else ""
-        print(f"worker {os.getpid()} on {device}{seen}, {threads} thread(s)", flush=True)
+        seen = f" ({CUDA_VISIBLE}={slot.gpu})" if slot.gpu is not None else ""
+        print(f"worker {os.getpid()} on {slot.device}{seen}, {threads} thread(s)", flush=True)
         stop_check = parent_gone_check(parent_pid)
         while True:
             task = conn.recv()
             if task is None:
                 return
             try:
-                outcome = execute_task(on_device(task, device), stop_check=stop_check)
+                outcome = execute_task(on_device(task, slot.device, slot.sharing), stop_check=stop_check)
             except KeyboardInterrupt:
                 conn.send(("stopped", task.run_id))
                 return
@@ -274,10 +282,11 @@ def _die_with_parent(parent_pid: int) -> None:
         raise KeyboardInterrupt
 
 
-def on_device(task: RunTask, device: str) -> RunTask:
-    """``task`` as this worker runs it: its ``device`` option set to the worker's device kind
-    (an option, not part of the run's identity: the run id and numbers stay the same)."""
-    return replace(task, options={**task.options, "device": device_kind(device)})
+def on_device(task: RunTask, device: str, sharing: int = 1) -> RunTask:
+    """``task`` as this worker runs it: its ``device`` option set to the worker's device kind, and
+    how many runs share that device (options, not part of the run's identity: the run id and
+    numbers stay the same)."""
+    return replace(task, options={**task.options, "device": device_kind(device), "runs_on_device": sharing})
 
 
 def _use_device(gpu: str | None) -> None:
