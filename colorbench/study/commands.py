@@ -82,7 +82,7 @@ class _ExecutorChoice(click.Option):
     default=None,
     metavar="LIST",
     help="Same as --executor-option devices=LIST (local: cpu, cuda or cuda:0,cuda:1; default every "
-    "visible GPU, else the CPU). Where runs train, not what they are: run ids and numbers stay the same.",
+    "visible GPU, else the CPU). Where runs train, not what they are: run ids stay the same.",
 )
 @click.option(
     "--runs-per-device",
