@@ -608,6 +608,20 @@ def test_batches_are_the_same_wherever_they_are_assembled(make_image_folder, tmp
         assert torch.equal(hl, rl) and torch.equal(hab, rab)
 
 
+def test_the_cache_goes_to_the_device_a_chunk_at_a_time(make_image_folder, tmp_path, monkeypatch):
+    """Packed runs each copy the cache to their GPU: through chunks of rows, never a whole second
+    host copy; the result is the stored array, value for value, whatever the chunk boundaries."""
+    from colorbench.data import loader
+
+    root, _ = make_image_folder(n_good=10, bad_cases=False)
+    data = prepare(folder_spec(root), cache_dir=tmp_path / "cache", progress=False)
+    row_bytes = data.train_ab.nbytes // len(data.train_ab)
+    monkeypatch.setattr(loader, "DEVICE_COPY_CHUNK_BYTES", 3 * row_bytes)  # 3 rows per chunk
+    copied = loader._on_device(data.train_ab, torch.device("cpu"))
+    assert copied.dtype == torch.float16 and len(data.train_ab) % 3 != 0
+    assert np.array_equal(copied.numpy(), np.asarray(data.train_ab))
+
+
 def test_data_placement_rule():
     from colorbench.data.loader import DEVICE_DATA_FRACTION, data_placement
 

@@ -34,13 +34,14 @@ DEVICE_DATA_FRACTION = 0.25  # at most this share of the GPU's free memory holds
 
 
 def data_placement(
-    nbytes: int, device: str | torch.device, free_device_bytes: int | None = None
+    nbytes: int, device: str | torch.device, free_device_bytes: int | None = None, sharing: int = 1
 ) -> Placement:
     """Where batches for ``device`` are assembled, for a data set of ``nbytes`` (as stored).
 
     ``"device"``: the arrays are copied to the GPU once, when they take at most
     :data:`DEVICE_DATA_FRACTION` of its free memory (``free_device_bytes``; asked of CUDA when
-    not given), leaving the rest to the models' activations; ``"pinned"``: host batches in
+    not given) divided by the ``sharing`` runs packed onto the device (each holds its own copy),
+    leaving the rest to the models' activations; ``"pinned"``: host batches in
     page-locked memory, copied asynchronously; ``"host"``: on the CPU, batches are used in place.
     """
     device = torch.device(device)
@@ -48,7 +49,7 @@ def data_placement(
         return "host"
     if free_device_bytes is None:
         free_device_bytes, _total = torch.cuda.mem_get_info(device)
-    return "device" if nbytes <= DEVICE_DATA_FRACTION * free_device_bytes else "pinned"
+    return "device" if nbytes * max(1, sharing) <= DEVICE_DATA_FRACTION * free_device_bytes else "pinned"
 
 
 def _nbytes(array) -> int:
@@ -57,9 +58,22 @@ def _nbytes(array) -> int:
     return int(array.nbytes)
 
 
+DEVICE_COPY_CHUNK_BYTES = 64 * 2**20
+
+
 def _on_device(array, device: torch.device) -> torch.Tensor:
-    tensor = array if isinstance(array, torch.Tensor) else torch.from_numpy(np.array(array))  # read-only map
-    return tensor.to(device)
+    """``array`` (a read-only memory map) copied to ``device`` a chunk of rows at a time: the host
+    holds one chunk, never a second copy of the data set (packed runs each load one)."""
+    if isinstance(array, torch.Tensor):
+        return array.to(device)
+    out = torch.empty(
+        tuple(array.shape), dtype=torch.from_numpy(np.empty(0, array.dtype)).dtype, device=device
+    )
+    row_bytes = max(1, int(array.nbytes // max(1, len(array))))
+    step = max(1, DEVICE_COPY_CHUNK_BYTES // row_bytes)
+    for start in range(0, len(array), step):
+        out[start : start + step].copy_(torch.from_numpy(np.array(array[start : start + step])))
+    return out
 
 
 class BatchLoader:
@@ -86,6 +100,7 @@ class BatchLoader:
         drop_last: bool,
         device: str | torch.device = "cpu",
         placement: Placement | None = None,
+        sharing: int = 1,
     ):
         if len(l) != len(ab):
             raise ValueError(f"l has {len(l)} images but ab has {len(ab)}")
@@ -110,7 +125,7 @@ class BatchLoader:
         self.device = torch.device(device)
         self.epoch = 0
         if placement is None:
-            placement = data_placement(_nbytes(l) + _nbytes(ab), self.device)
+            placement = data_placement(_nbytes(l) + _nbytes(ab), self.device, sharing=sharing)
         if placement not in ("host", "pinned", "device"):
             raise ValueError(f"placement must be 'host', 'pinned' or 'device', got {placement!r}")
         if placement == "pinned" and self.device.type != "cuda":

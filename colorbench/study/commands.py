@@ -72,7 +72,25 @@ class _ExecutorChoice(click.Option):
     help="An option of the chosen executor (listed with --executor above); repeat.",
 )
 @click.option(
-    "--workers", default=None, type=int, help="Same as --executor-option workers=N (local: runs at once; 1)."
+    "--workers",
+    default=None,
+    type=int,
+    help="Same as --executor-option workers=N (local: runs at once; default devices x runs per device).",
+)
+@click.option(
+    "--devices",
+    default=None,
+    metavar="LIST",
+    help="Same as --executor-option devices=LIST (local: cpu, cuda or cuda:0,cuda:1; default every "
+    "visible GPU, else the CPU). Where runs train, not what they are: run ids stay the same.",
+)
+@click.option(
+    "--runs-per-device",
+    default=None,
+    type=int,
+    metavar="N",
+    help="Same as --executor-option runs_per_device=N: runs packed onto each device at once "
+    "(local: N workers per device; ray: 1/N of a GPU per run). Default 1.",
 )
 @click.option(
     "--address", default=None, help="Same as --executor-option address=A (ray: 'auto' or an address)."
@@ -112,6 +130,8 @@ def run_command(
     executor,
     executor_options,
     workers,
+    devices,
+    runs_per_device,
     address,
     cache_dir,
     force,
@@ -147,6 +167,10 @@ def run_command(
         given["workers"] = workers
     if address is not None:
         given["address"] = address
+    if devices is not None:
+        given["devices"] = devices
+    if runs_per_device is not None:
+        given["runs_per_device"] = runs_per_device
     chosen = make_executor(executor, given)
     plan = build_plan(
         name=check_study_name(study_name or default_study_name(names, factors, grid)),

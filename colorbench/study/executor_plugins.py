@@ -173,14 +173,17 @@ def executors_help() -> str:
 def _create_local(options: dict[str, Any]):
     from colorbench.study.executors import LocalExecutor
 
-    return LocalExecutor(options["workers"])
+    return LocalExecutor(options["workers"], options["devices"], options["runs_per_device"])
 
 
 def _create_ray(options: dict[str, Any]):
     from colorbench.study.executors import RayExecutor
 
     return RayExecutor(
-        address=options["address"], num_cpus=options["num_cpus"], cpus_per_run=options["cpus_per_run"]
+        address=options["address"],
+        num_cpus=options["num_cpus"],
+        cpus_per_run=options["cpus_per_run"],
+        runs_per_device=options["runs_per_device"],
     )
 
 
@@ -188,7 +191,15 @@ LOCAL = ExecutorPlugin(
     name="local",
     description="this machine, one run after another or --workers at once",
     create=_create_local,
-    options={"workers": ExecutorOption(int, 1, "runs at once, each in its own process")},
+    options={
+        "workers": ExecutorOption(
+            int, None, "runs at once, each in its own process (default: devices x runs_per_device)"
+        ),
+        "devices": ExecutorOption(
+            str, None, "cpu, mps, cuda or cuda:K,... (default: every visible GPU, else the CPU)"
+        ),
+        "runs_per_device": ExecutorOption(int, None, "runs packed onto each device at once (default 1)"),
+    },
 )
 RAY = ExecutorPlugin(
     name="ray",
@@ -197,6 +208,11 @@ RAY = ExecutorPlugin(
     options={
         "address": ExecutorOption(str, None, "'auto' or a cluster address; unset: a local cluster"),
         "num_cpus": ExecutorOption(int, None, "CPUs of the local cluster it starts"),
-        "cpus_per_run": ExecutorOption(int, None, "CPUs per run on a cluster without GPUs (default 1)"),
+        "cpus_per_run": ExecutorOption(
+            int, None, "CPUs per run (default: 1 without GPUs, else a GPU's share of its node's CPUs)"
+        ),
+        "runs_per_device": ExecutorOption(
+            int, None, "runs sharing one GPU (num_gpus = 1/N) or, without GPUs, a node's CPUs"
+        ),
     },
 )

@@ -90,7 +90,9 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """In this process, one run after another; or N spawned processes sharing the CPU threads.
+    """This machine: one run after another in this process, or workers, each a spawned process on
+    one device (``devices``, default every visible GPU or the CPU), ``runs_per_device`` of them
+    per device, sharing the CPU threads (the rules: :mod:`colorbench.study.placement`).
 
     Workers never outlive the study and stop as a run in this process does on Ctrl-C or SIGTERM
     (:mod:`colorbench.study.local_workers`).
@@ -98,24 +100,65 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, workers: int = 1) -> None:
-        if workers < 1:
-            raise ColorbenchError(f"--workers must be at least 1, got {workers}")
-        self.workers = workers
+    def __init__(
+        self, workers: int | None = None, devices: str | None = None, runs_per_device: int | None = None
+    ) -> None:
+        from colorbench.study.placement import parse_devices, place_workers, worker_count
+
+        worker_count(1, runs_per_device, workers)  # nonsense numbers: one line now, before planning
+        self.workers, self.runs_per_device = workers, runs_per_device
+        self.devices: list[str] | None = None
+        if devices is not None:
+            parsed = parse_devices(devices)
+            if any(d.startswith("cuda") for d in parsed):  # only then is torch asked (and imported)
+                import torch
+
+                parsed = parse_devices(devices, torch.cuda.device_count())
+            self.devices = parsed
+            place_workers(parsed, runs_per_device, workers)
+
+    def placement(self, tasks: list[RunTask]) -> list[str]:
+        """The device of each worker for ``tasks`` (defaults resolved on this machine)."""
+        from colorbench.study.placement import check_run_device, default_devices, place_workers
+
+        requested = {str(t.options.get("device", "auto")) for t in tasks}
+        devices = self.devices
+        if devices is None:
+            from colorbench.training.hardware import resolve_device
+
+            resolved = sorted({resolve_device(d) for d in requested})
+            if len(resolved) > 1:
+                raise ColorbenchError(f"the runs ask for different devices ({', '.join(resolved)})")
+            gpus = 0
+            if resolved[0] == "cuda":
+                import torch
+
+                gpus = torch.cuda.device_count()
+            devices = default_devices(resolved[0], gpus)
+        check_run_device(devices, requested)
+        return place_workers(devices, self.runs_per_device, self.workers)
 
     def run(self, tasks: list[RunTask], on_outcome: Callable[[dict[str, Any]], None]) -> None:
-        if self.workers == 1:
+        if not tasks:
+            return
+        placement = self.placement(tasks)[: len(tasks)]  # no idle workers
+        if len(placement) == 1 and self.devices is None:  # the run's own device, one at a time
             for task in tasks:
                 on_outcome(execute_task(task))
             return
         from colorbench.study.local_workers import run_in_workers
+        from colorbench.study.placement import describe_placement, threads_per_worker
         from colorbench.training.performance import usable_cores
 
-        run_in_workers(tasks, self.workers, max(1, usable_cores() // self.workers), on_outcome)
+        threads = threads_per_worker(usable_cores(), len(placement))
+        print(f"local executor: {describe_placement(placement)}, {threads} thread(s) each", flush=True)
+        run_in_workers(tasks, placement, threads, on_outcome)
 
 
 class RayExecutor:
-    """Each run is a Ray task: 1 GPU per run where the cluster has GPUs, else CPUs.
+    """Each run is a Ray task: ``1/runs_per_device`` of a GPU per run where the cluster has GPUs
+    (with the CPUs that come with it, split likewise), else CPUs
+    (:func:`colorbench.study.placement.ray_task_resources`; ``resources`` is the last request).
 
     ``address``: ``auto`` or an address joins an existing cluster; None starts a local one for the
     study. The results store must be a path every node sees (a shared filesystem). The driver
@@ -131,12 +174,19 @@ class RayExecutor:
         num_cpus: int | None = None,
         cpus_per_run: int | None = None,
         env: dict[str, str] | None = None,
+        runs_per_device: int | None = None,
     ) -> None:
         try:
             import ray  # noqa: F401
         except ImportError:
             raise ColorbenchError("the ray executor needs Ray: pip install 'colorbench[ray]'") from None
+        if runs_per_device is not None and runs_per_device < 1:
+            raise ColorbenchError(f"--runs-per-device must be at least 1, got {runs_per_device}")
+        if cpus_per_run is not None and cpus_per_run < 1:
+            raise ColorbenchError(f"cpus_per_run must be at least 1, got {cpus_per_run}")
         self.address, self.num_cpus, self.cpus_per_run = address, num_cpus, cpus_per_run
+        self.runs_per_device = runs_per_device
+        self.resources: dict[str, float] = {}
         self.env = dict(env or {})
 
     def _init(self) -> None:
@@ -160,13 +210,12 @@ class RayExecutor:
     def run(self, tasks: list[RunTask], on_outcome: Callable[[dict[str, Any]], None]) -> None:
         import ray
 
+        from colorbench.study.placement import ray_task_resources
+
         self._init()
-        resources = ray.cluster_resources()
-        if resources.get("GPU", 0) > 0:
-            options = {"num_gpus": 1, "num_cpus": 1}
-        else:
-            options = {"num_cpus": self.cpus_per_run or 1}
-        remote = ray.remote(max_retries=0, **options)(execute_task)
+        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        self.resources = ray_task_resources(nodes, self.runs_per_device, self.cpus_per_run)
+        remote = ray.remote(max_retries=0, **self.resources)(execute_task)
         refs = {remote.remote(task): task for task in tasks}
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)

@@ -12,7 +12,11 @@ The contract is the one a run in the study's own process has (``--workers 1``):
   between epochs (the trainer's ``stop_check``) or, when idle, because its pipe to the study
   closes.
 - A worker that dies (kill -9, out of memory, a crash in native code) has its run recorded as
-  failed; a new worker takes its place and the study goes on.
+  failed; a new worker takes its place, on the same device, and the study goes on.
+
+Each worker trains on one device of the placement (:mod:`colorbench.study.placement`): a worker on
+``cuda:K`` sees that GPU alone (``CUDA_VISIBLE_DEVICES``, set before CUDA starts in it), so every
+run inside it uses plain ``cuda``; its runs' ``device`` option becomes that device's kind.
 
 Workers are spawned, not forked: a forked child would inherit torch's thread pools and locks
 mid-state. Each has its own pipe to the study's process (no shared queue whose lock a killed
@@ -27,7 +31,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -35,24 +39,38 @@ from typing import Any
 
 from colorbench.store.status import Status
 from colorbench.study.executors import RunOutcome, RunTask, execute_task
+from colorbench.study.placement import device_kind, visible_gpu
 
 # How long stopped workers may take to record their runs before they are killed: a worker first
 # finishes its epoch (the trainer's StopAtEpochEnd), which can take minutes at 256 px.
 STOP_GRACE_S = 600.0
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+CUDA_VISIBLE = "CUDA_VISIBLE_DEVICES"
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where a worker trains: its device, the GPU it alone sees (``CUDA_VISIBLE_DEVICES``; None
+    off GPUs), and how many workers share that device."""
+
+    device: str = "cpu"
+    gpu: str | None = None
+    sharing: int = 1
 
 
 @dataclass
 class _Worker:
     process: BaseProcess
     conn: Connection
+    device: str
     task: RunTask | None = None
 
 
 def run_in_workers(
-    tasks: list[RunTask], workers: int, threads: int, on_outcome: Callable[[dict[str, Any]], None]
+    tasks: list[RunTask], placement: list[str], threads: int, on_outcome: Callable[[dict[str, Any]], None]
 ) -> None:
-    """Carry out ``tasks`` in ``workers`` spawned processes of ``threads`` torch threads each.
+    """Carry out ``tasks`` in one spawned process per entry of ``placement`` (its device), each of
+    ``threads`` torch threads.
 
     Must be called from the thread that lives as long as the workers (Linux ties the workers'
     death signal to the thread that started them): the CLI's main thread.
@@ -61,8 +79,8 @@ def run_in_workers(
     queue = deque(tasks)
     pool: list[_Worker] = []
     try:
-        while queue and len(pool) < workers:
-            pool.append(_start_worker(context, threads))
+        for device in placement[: len(queue)]:
+            pool.append(_start_worker(context, threads, device, placement.count(device)))
         for worker in pool:
             _assign(worker, queue)
         while any(w.task for w in pool):
@@ -79,7 +97,9 @@ def run_in_workers(
                     on_outcome(_lost(worker))
                     pool.remove(worker)
                     if queue:
-                        pool.append(_start_worker(context, threads))
+                        pool.append(
+                            _start_worker(context, threads, worker.device, placement.count(worker.device))
+                        )
                         _assign(pool[-1], queue)
                     continue
                 if kind == "stopped":  # a signal reached this worker alone: stop the study
@@ -95,14 +115,18 @@ def run_in_workers(
         _close(pool)
 
 
-def _start_worker(context, threads: int) -> _Worker:
+def _start_worker(context, threads: int, device: str, sharing: int) -> _Worker:
     ours, theirs = context.Pipe()
+    slot = Slot(device, visible_gpu(device, os.environ.get(CUDA_VISIBLE)), sharing)
     process = context.Process(
-        target=_worker_process, args=(theirs, threads, os.getpid()), name="colorbench-worker", daemon=True
+        target=_worker_process,
+        args=(theirs, threads, os.getpid(), slot),
+        name="colorbench-worker",
+        daemon=True,
     )
     process.start()
     theirs.close()  # the worker holds the only other end: EOF here means it has gone
-    return _Worker(process, ours)
+    return _Worker(process, ours, device)
 
 
 def _assign(worker: _Worker, queue: deque[RunTask]) -> None:
@@ -187,13 +211,13 @@ def _signal(process: BaseProcess, signum: int) -> None:
 
 
 # ---------------------------------------------------------------------- in the worker
-def _worker_process(conn: Connection, threads: int, parent_pid: int) -> None:
+def _worker_process(conn: Connection, threads: int, parent_pid: int, slot: Slot = Slot()) -> None:
     """Run :func:`worker_main`, then leave without the interpreter's teardown.
 
     Everything a run writes is on disk (atomic, fsynced) by then; tearing down torch's objects
     took seconds of CPU on shared cores, which would keep a stopped study's workers around.
     """
-    worker_main(conn, threads, parent_pid)
+    worker_main(conn, threads, parent_pid, slot)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -202,19 +226,22 @@ def _worker_process(conn: Connection, threads: int, parent_pid: int) -> None:
     os._exit(0)
 
 
-def worker_main(conn: Connection, threads: int, parent_pid: int) -> None:
+def worker_main(conn: Connection, threads: int, parent_pid: int, slot: Slot = Slot()) -> None:
     """A worker's life: take tasks from the study's process until it says stop, goes, or signals."""
     try:
         _stop_on_signals()
         _die_with_parent(parent_pid)
+        _use_device(slot.gpu)
         _use_threads(threads)
+        seen = f" ({CUDA_VISIBLE}={slot.gpu})" if slot.gpu is not None else ""
+        print(f"worker {os.getpid()} on {slot.device}{seen}, {threads} thread(s)", flush=True)
         stop_check = parent_gone_check(parent_pid)
         while True:
             task = conn.recv()
             if task is None:
                 return
             try:
-                outcome = execute_task(task, stop_check=stop_check)
+                outcome = execute_task(on_device(task, slot.device, slot.sharing), stop_check=stop_check)
             except KeyboardInterrupt:
                 conn.send(("stopped", task.run_id))
                 return
@@ -253,6 +280,23 @@ def _die_with_parent(parent_pid: int) -> None:
             pass  # the parent-alive check between epochs still stops the run
     if os.getppid() != parent_pid:  # it died before the death signal was armed
         raise KeyboardInterrupt
+
+
+def on_device(task: RunTask, device: str, sharing: int = 1) -> RunTask:
+    """``task`` as this worker runs it: its ``device`` option set to the worker's device kind, and
+    how many runs share that device (options, not part of the run's identity: the run id and
+    numbers stay the same)."""
+    return replace(task, options={**task.options, "device": device_kind(device), "runs_on_device": sharing})
+
+
+def _use_device(gpu: str | None) -> None:
+    """A worker on a GPU sees only that GPU (``cuda`` in it is that one): set before CUDA starts."""
+    if gpu is None:
+        return
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():  # too late for CUDA_VISIBLE_DEVICES
+        raise RuntimeError("CUDA was initialised in a worker before its device was chosen")
+    os.environ[CUDA_VISIBLE] = gpu
 
 
 def _use_threads(threads: int) -> None:

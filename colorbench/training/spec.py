@@ -180,8 +180,12 @@ class RunOptions:
     # Minutes of training between checkpoints (0: every epoch; None: the default budget, which keeps
     # saving under 2% of training; see colorbench/training/checkpointing.py). Always after the last epoch.
     checkpoint_every: float | None = None
+    # Runs sharing this run's device at once (set by the executor that packs them): each run may keep
+    # only its share of the device's memory for the data set (colorbench.data.loader.data_placement).
+    runs_on_device: int = 1
 
     def __post_init__(self) -> None:
+        _check_int("runs_on_device", self.runs_on_device, 1, None, "a count of runs")
         if self.device not in DEVICES:
             raise InvalidRunError(f"setting device={self.device!r}: choose from {', '.join(DEVICES)}")
         _check_int("eval_every", self.eval_every, 0, None, "0 (end only) or a number of epochs")

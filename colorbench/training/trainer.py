@@ -204,6 +204,7 @@ class _Run:
             flip=False,
             drop_last=False,
             device=device,
+            sharing=options.runs_on_device,
         )
         self.summary = Summary(
             Status.RUNNING,
@@ -277,6 +278,7 @@ class _Run:
             flip=True,
             drop_last=True,
             device=self.device,
+            sharing=self.options.runs_on_device,
         )
         self.summary.data_placement = train_loader.placement
         gan_loss = GANLoss(self.spec.gan_mode)
