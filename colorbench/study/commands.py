@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import sys
@@ -11,6 +12,9 @@ import click
 
 from colorbench.training.presets import PRESETS
 from colorbench.training.spec import SET_HELP
+
+# COLORBENCH_NO_PROBE=1: as --no-probe on every dry run (the test suite's dry runs set it).
+NO_PROBE_ENV = "COLORBENCH_NO_PROBE"
 
 
 class _ExecutorChoice(click.Option):
@@ -206,10 +210,11 @@ def run_command(
 
 def _estimate_options(executor, no_probe: bool) -> dict:
     """How the dry run's estimate schedules the runs: as the executor will (workers, packing)."""
+    probe = not no_probe and os.environ.get(NO_PROBE_ENV, "").strip() != "1"
     return {
         "workers": getattr(executor, "workers", 1),
         "runs_per_device": getattr(executor, "runs_per_device", None),
-        "allow_probe": not no_probe,
+        "allow_probe": probe,
     }
 
 

@@ -40,6 +40,7 @@ class Costs:
     checkpoint_s: float  # one full checkpoint save (G, D, both Adam states)
     warmup_s: float = 0.0  # what the first epoch costs beyond the steady rate
     run_start_s: float = 0.0  # per run, besides training, evaluation and saving
+    record_write_s: float = 0.0  # one of a run's small record writes (fsynced)
     source: str = ""
 
 
@@ -112,6 +113,12 @@ def checkpoint_saves(epoch_s: float, save_s: float, epochs: int, every_minutes: 
     return saves
 
 
+def record_writes(epochs: int, evaluations: int) -> int:
+    """The trainer's record writes in a run: config, history reset, summary at start and end, the
+    history after every epoch and at the end, the per-image rows after every evaluation."""
+    return 5 + epochs + evaluations
+
+
 def packed_slowdown(runs_per_device: int, speedup: float = NO_PACKING_GAIN) -> float:
     """How much longer a run takes when ``runs_per_device`` share its device (1.0: alone)."""
     if runs_per_device < 1:
@@ -133,13 +140,14 @@ def estimate_run(shape: RunShape, costs: Costs, slowdown: float = 1.0) -> RunEst
     eval_s = evaluations(first, shape.total_epochs, shape.eval_every) * shape.val_images
     eval_s *= costs.eval_s_per_image * slowdown
     saves = checkpoint_saves(epoch_s, costs.checkpoint_s, shape.epochs, shape.checkpoint_every)
+    writes = record_writes(shape.epochs, evaluations(first, shape.total_epochs, shape.eval_every))
     return RunEstimate(
         label=shape.label,
         generator=shape.generator,
         train_s=train_s,
         eval_s=eval_s,
         checkpoint_s=saves * costs.checkpoint_s,
-        start_s=costs.run_start_s,
+        start_s=costs.run_start_s + writes * costs.record_write_s,
         saves=saves,
         source=costs.source,
     )

@@ -145,7 +145,11 @@ def print_estimate(plan: StudyPlan, store: Store, cache_dir: str | None, **optio
     from colorbench.study.estimate import describe_estimate
     from colorbench.study.throughput import plan_estimate
 
-    estimate, machine = plan_estimate(plan, store, cache_dir=cache_dir, **options)
+    try:
+        estimate, machine = plan_estimate(plan, store, cache_dir=cache_dir, **options)
+    except ColorbenchError as exc:  # e.g. device=cuda planned on a machine without one (Ray's driver)
+        click.echo(f"no estimate on this machine: {exc}")
+        return
     click.echo(describe_estimate(estimate, machine.describe()))
 
 

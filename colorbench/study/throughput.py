@@ -27,7 +27,8 @@ from colorbench.study.estimate import Costs, RunShape, StudyEstimate, estimate_s
 PROBE_BUDGET_S = 10.0  # probing stops starting new kinds after this
 PROBE_STEP_SECONDS = 1.0  # timed steps per kind: about this long, 1 to 20 steps
 PROBE_WRITE_FRACTION = 1 / 3  # the weights of G and D, of a checkpoint that also holds two Adam states
-STORE_RUNS_USED = 5  # the latest comparable runs whose timings are taken
+STORE_RUNS_USED = 5
+RECORD_WRITES_TIMED = 3  # the latest comparable runs whose timings are taken
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def from_store(store, kind: tuple, machine: Machine) -> Costs | None:
         options_there = tuple(sorted((k, str(v)) for k, v in (spec.get("generator_options") or {}).items()))
         hardware = summary.hardware or {}
         if (
-            (record.generator, record.variant, spec.get("image_size"), spec.get("batch_size"))
+            (record.generator, record.variant, record.image_size, spec.get("batch_size"))
             != (generator, variant, size, batch)
             or options_there != options
             or summary.device != machine.device
@@ -138,17 +139,20 @@ def _timings(directory, record, summary) -> dict[str, float] | None:
 
 
 # ---------------------------------------------------------------------- the probe
-def probe(spec, machine: Machine, write_dir: Path, val_images: int) -> Costs:
-    """Measure one kind of run here: build, warm-up step, timed steps, one eval pass, a save."""
+def probe(spec, machine: Machine, write_dir: Path, val_images: int, num_samples: int = 0) -> Costs:
+    """Measure one kind of run here: build, warm-up step, timed steps, one eval pass, the end of a
+    run (set metrics, samples), record writes and a save."""
     import io
 
     import numpy as np
     import torch
+    from torchvision.utils import save_image
 
     from colorbench.data import BatchLoader
+    from colorbench.measures import set_measures
     from colorbench.models import PatchDiscriminator, get_generator
-    from colorbench.store.atomic import atomic_write_bytes
-    from colorbench.training.evaluation import evaluate
+    from colorbench.store.atomic import atomic_write_bytes, atomic_write_json
+    from colorbench.training.evaluation import evaluate, evaluate_sets, predict_rgb, truth_rgb
     from colorbench.training.objective import GANLoss, pix2pix_train_step
     from colorbench.training.performance import make_optimizers, prepare_modules
     from colorbench.training.trainer import _autocast_factory, initialise_networks
@@ -188,11 +192,12 @@ def probe(spec, machine: Machine, write_dir: Path, val_images: int) -> Costs:
             sync()
             return time.perf_counter() - start
 
-        first = step()
-        second = step()
-        steps = max(1, min(20, int(PROBE_STEP_SECONDS / max(second, 1e-6))))
-        steady = min(second, sum(step() for _ in range(steps)) / steps)
-        steps += 1
+        first, steady = step(), step()
+        steps = 2
+        if steady < PROBE_STEP_SECONDS / 2:  # short steps: time more of them
+            more = min(20, int(PROBE_STEP_SECONDS / max(steady, 1e-6)))
+            steady = min(steady, sum(step() for _ in range(more)) / more)
+            steps += more
         warmup = max(0.0, first - steady)
     # One evaluation pass, with every metric, over what the trainer evaluates in one batch.
     val_batch = max(batch, 32)
@@ -214,20 +219,38 @@ def probe(spec, machine: Machine, write_dir: Path, val_images: int) -> Costs:
     sync()
     eval_s = time.perf_counter() - t0
     checkpoint_s = 0.0
-    if trainable:
-        buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory(dir=write_dir, prefix=".colorbench-probe-") as tmp:
+        # The end of a run: the per-set metrics over the val images, and the sample predictions.
         t0 = time.perf_counter()
-        torch.save({"generator": generator.state_dict(), "discriminator": discriminator.state_dict()}, buffer)
-        with tempfile.TemporaryDirectory(dir=write_dir, prefix=".colorbench-probe-") as tmp:
+        l_val, ab_val = (torch.from_numpy(a).float() for a in images(n_val))
+        predicted = predict_rgb(generator, l_val, device=device, autocast=autocast)
+        evaluate_sets(
+            set_measures(), [str(i) for i in range(n_val)], truth_rgb(l_val, ab_val)[1], predicted, 0
+        )
+        for i in range(min(num_samples, n_val)):
+            save_image(predicted[i], Path(tmp) / f"{i:03d}.png")
+        finish_s = time.perf_counter() - t0
+        # A run's records (config, summary, history, per-image rows) are small atomic, fsynced writes.
+        record = {"probe": list(range(200))}
+        t0 = time.perf_counter()
+        for i in range(RECORD_WRITES_TIMED):
+            atomic_write_json(Path(tmp) / f"record{i}.json", record)
+        record_write_s = (time.perf_counter() - t0) / RECORD_WRITES_TIMED
+        if trainable:
+            buffer = io.BytesIO()
+            t0 = time.perf_counter()
+            weights = {"generator": generator.state_dict(), "discriminator": discriminator.state_dict()}
+            torch.save(weights, buffer)
             atomic_write_bytes(Path(tmp) / "probe.pt", buffer.getvalue())
-        checkpoint_s = (time.perf_counter() - t0) / PROBE_WRITE_FRACTION
-    what = f"{steps + 1} training steps, " if trainable else ""
+            checkpoint_s = (time.perf_counter() - t0) / PROBE_WRITE_FRACTION
+    what = f"{steps} training steps, " if trainable else ""
     return Costs(
         train_s_per_image=steady / batch,
         eval_s_per_image=eval_s / n_val,
         checkpoint_s=checkpoint_s,
         warmup_s=warmup,
-        run_start_s=build_s,
+        run_start_s=build_s + finish_s,
+        record_write_s=record_write_s,
         source=f"probe: {describe_kind(kind_of(spec))}, {what}one eval pass of {n_val} images, measured now",
     )
 
@@ -270,6 +293,7 @@ def plan_estimate(
     one run per device.
     """
     from colorbench.data.cache import load_prepared, locate
+    from colorbench.study.runner import check_generators
 
     todo = plan.to_train()
     startup_s = process_seconds() if startup_s is None else startup_s
@@ -302,6 +326,10 @@ def plan_estimate(
             costs[kind] = found
     left = [k for k in kinds if k not in costs]
     if left and allow_probe:
+        # The real run first checks each generator with one forward (runner.check_generators).
+        started = time.perf_counter()
+        check_generators(plan)
+        startup_s += time.perf_counter() - started
         write_dir = _writable_parent(store.root)
         started = time.perf_counter()
         for kind in sorted(left, key=lambda k: k[3] * k[2] ** 2, reverse=True):
@@ -309,7 +337,8 @@ def plan_estimate(
                 time.perf_counter() - started < PROBE_BUDGET_S or not _probed(costs, kind)
             ):
                 spec = specs[kind]
-                costs[kind] = probe(spec, machine, write_dir, counts[spec.data][1])
+                num_samples = next(r.options.num_samples for r in todo if kind_of(r.spec) == kind)
+                costs[kind] = probe(spec, machine, write_dir, counts[spec.data][1], num_samples)
         _fill_unprobed(kinds, costs)
     elif left:
         notes.append(
