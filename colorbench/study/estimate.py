@@ -20,6 +20,7 @@ short probe) is recorded in :attr:`Costs.source` and printed with the estimate.
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, field, replace
 
 from colorbench.training.checkpointing import CheckpointPolicy
@@ -181,8 +182,10 @@ def estimate_study(
     the local executor every worker shares it, so pass ``runs_per_device=workers`` there). Spawned
     workers (``workers`` > 1) each pay ``worker_start_s`` before their first run.
     """
-    if runs_per_device > workers:
-        runs_per_device = workers  # fewer runs than a device's share cannot be packed onto it
+    # Fewer runs than slots spread over the devices: at most ceil(runs / devices) share one
+    # (taken to keep the gain measured at runs_per_device, up to their number).
+    devices = math.ceil(workers / max(1, min(runs_per_device, workers)))
+    runs_per_device = max(1, min(runs_per_device, workers, math.ceil(len(shapes) / devices)))
     slowdown = packed_slowdown(runs_per_device, min(packing_speedup, runs_per_device))
     runs = [estimate_run(shape, costs, slowdown) for shape, costs in shapes]
     spawn = worker_start_s if workers > 1 else 0.0
