@@ -150,6 +150,9 @@ def print_estimate(plan: StudyPlan, store: Store, cache_dir: str | None, **optio
     except ColorbenchError as exc:  # e.g. device=cuda planned on a machine without one (Ray's driver)
         click.echo(f"no estimate on this machine: {exc}")
         return
+    except Exception as exc:  # the probe's training steps failed (out of memory, a plugin's bug)
+        click.echo(f"no estimate on this machine: the probe failed: {type(exc).__name__}: {exc}")
+        return
     click.echo(describe_estimate(estimate, machine.describe()))
 
 
