@@ -205,3 +205,13 @@ def test_store_timings_of_this_machine_are_used_before_a_probe(tmp_path):
     hardware["cpu"] = "another CPU"
     (run / "summary.json").write_text(json.dumps(summary))
     assert from_store(Store(tmp_path / "runs"), kind_of(spec), machine) is None
+
+
+def test_dry_run_for_a_device_this_machine_lacks_says_so_in_one_line(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    stdout, out = _dry_run(tmp_path, "--set", "device=cuda", probe=False)
+    assert "no estimate on this machine: device 'cuda' was asked for" in stdout
+    assert "Traceback" not in stdout and not out.exists()
