@@ -254,6 +254,6 @@ def _parts(runs: list[RunEstimate]) -> str:
 
     saves = sum(r.saves for r in runs)
     return (
-        f"training {total('train_s')}, evaluation {total('eval_s')}, "
+        f"summed over runs: training {total('train_s')}, evaluation {total('eval_s')}, "
         f"{saves} checkpoint save(s) {total('checkpoint_s')}, per-run start {total('start_s')}"
     )
