@@ -212,7 +212,7 @@ def _estimate_options(executor, no_probe: bool) -> dict:
     """How the dry run's estimate schedules the runs: as the executor will (workers, packing)."""
     probe = not no_probe and os.environ.get(NO_PROBE_ENV, "").strip() != "1"
     return {
-        "workers": getattr(executor, "workers", 1),
+        "workers": getattr(executor, "workers", None) or 1,  # None: the executor's own default
         "runs_per_device": getattr(executor, "runs_per_device", None),
         "allow_probe": probe,
     }
