@@ -2,7 +2,7 @@
 
 For each kind of run (generator, variant, image size, batch, generator options) the costs come
 from the completed runs in the store made on the same hardware (device kind, CPU or GPU model,
-threads on a CPU, resolved precision), their ``metrics.jsonl`` timings read back; otherwise from
+threads on a CPU, resolved precision), their per-epoch timings read back; otherwise from
 a probe: the kind's networks built, a warm-up step, a few timed training steps on random batches
 of its shape, one evaluation pass over a batch of val images, and a timed write of part of a
 checkpoint (scaled to the whole one). Probing starts with the costliest kind (largest batch and
