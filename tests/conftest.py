@@ -14,6 +14,9 @@ from PIL import Image
 
 # Tests never download weights (FID's Inception, LPIPS's AlexNet): a missing file is "not computed".
 os.environ.setdefault("COLORBENCH_NO_DOWNLOAD", "1")
+# Dry runs estimate from the store only: no probe's training steps in every plan check
+# (tests/test_estimate.py runs the probe itself).
+os.environ.setdefault("COLORBENCH_NO_PROBE", "1")
 
 TEST_IMAGE_SIZE = (40, 30)  # width, height: tiny, so preparing is fast
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import sys
@@ -11,6 +12,9 @@ import click
 
 from colorbench.training.presets import PRESETS
 from colorbench.training.spec import SET_HELP
+
+# COLORBENCH_NO_PROBE=1: as --no-probe on every dry run (the test suite's dry runs set it).
+NO_PROBE_ENV = "COLORBENCH_NO_PROBE"
 
 
 class _ExecutorChoice(click.Option):
@@ -115,7 +119,16 @@ class _ExecutorChoice(click.Option):
     is_flag=True,
     help="Resume from older-format checkpoints (their pickle can run code: only from a trusted source).",
 )
-@click.option("--dry-run", is_flag=True, help="Validate and print the plan, then stop.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Validate and print the plan and its estimated wall time on this machine, then stop.",
+)
+@click.option(
+    "--no-probe",
+    is_flag=True,
+    help="--dry-run: estimate only from earlier runs in the store; never time a few training steps here.",
+)
 def run_command(
     plugins,
     vary,
@@ -139,6 +152,7 @@ def run_command(
     reuse_stale,
     trust_checkpoint,
     dry_run,
+    no_probe,
 ) -> None:
     """Run a study: the baseline plus one-factor-at-a-time variations, as in the paper.
 
@@ -208,6 +222,7 @@ def run_command(
             dry_run=dry_run,
             reuse_stale=reuse_stale,
             trust_checkpoint=trust_checkpoint,
+            estimate=_estimate_options(chosen, no_probe) if dry_run else None,
         )
     except KeyboardInterrupt:
         sys.exit(130)
@@ -215,6 +230,16 @@ def run_command(
         if hasattr(chosen, "shutdown"):
             chosen.shutdown()
     sys.exit(outcome.exit_code)
+
+
+def _estimate_options(executor, no_probe: bool) -> dict:
+    """How the dry run's estimate schedules the runs: as the executor will (workers, packing)."""
+    probe = not no_probe and os.environ.get(NO_PROBE_ENV, "").strip() != "1"
+    return {
+        "workers": getattr(executor, "workers", None) or 1,  # None: the executor's own default
+        "runs_per_device": getattr(executor, "runs_per_device", None),
+        "allow_probe": probe,
+    }
 
 
 def _interrupt(signum, frame) -> None:

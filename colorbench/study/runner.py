@@ -140,6 +140,22 @@ def check_precision_changes(plan: StudyPlan, store: Store) -> None:
         )
 
 
+def print_estimate(plan: StudyPlan, store: Store, cache_dir: str | None, **options: Any) -> None:
+    """The dry run's estimate of the study's wall time on this machine (colorbench.study.estimate)."""
+    from colorbench.study.estimate import describe_estimate
+    from colorbench.study.throughput import plan_estimate
+
+    try:
+        estimate, machine = plan_estimate(plan, store, cache_dir=cache_dir, **options)
+    except ColorbenchError as exc:  # e.g. device=cuda planned on a machine without one (Ray's driver)
+        click.echo(f"no estimate on this machine: {exc}")
+        return
+    except Exception as exc:  # the probe's training steps failed (out of memory, a plugin's bug)
+        click.echo(f"no estimate on this machine: the probe failed: {type(exc).__name__}: {exc}")
+        return
+    click.echo(describe_estimate(estimate, machine.describe()))
+
+
 def run_study(
     plan: StudyPlan,
     root: Path,
@@ -152,6 +168,7 @@ def run_study(
     dry_run: bool = False,
     reuse_stale: bool = False,
     trust_checkpoint: bool = False,
+    estimate: dict[str, Any] | None = None,
 ) -> StudyOutcome:
     """Print and record the plan, then train every run that is not done."""
     root = Path(root)
@@ -161,6 +178,8 @@ def run_study(
     check_nothing_runs(plan)
     result = StudyOutcome()
     if dry_run:
+        if estimate is not None:  # the keyword arguments of throughput.plan_estimate
+            print_estimate(plan, store, cache_dir, **estimate)
         return result
     check_generators(plan)
     check_data(plan, cache_dir)
