@@ -236,10 +236,21 @@ def _estimate_options(executor, no_probe: bool) -> dict:
     """How the dry run's estimate schedules the runs: as the executor will (workers, packing)."""
     probe = not no_probe and os.environ.get(NO_PROBE_ENV, "").strip() != "1"
     return {
-        "workers": getattr(executor, "workers", None) or 1,  # None: the executor's own default
+        "workers": _planned_workers(executor),
         "runs_per_device": getattr(executor, "runs_per_device", None),
         "allow_probe": probe,
     }
+
+
+def _planned_workers(executor) -> int:
+    """Workers the executor will start: given, or (local) its devices x runs per device."""
+    workers = getattr(executor, "workers", None)
+    if workers or not hasattr(executor, "devices"):
+        return workers or 1
+    from colorbench.study.placement import worker_count
+
+    # Devices not named: one device here (every visible GPU is only known once the runs resolve).
+    return worker_count(len(executor.devices or ()) or 1, getattr(executor, "runs_per_device", None), None)
 
 
 def _interrupt(signum, frame) -> None:
