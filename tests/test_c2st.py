@@ -143,7 +143,8 @@ def test_interval_covers_refitting_the_critic_at_small_n(photos):
 
 
 def test_ab_histogram_variant_runs(photos):
-    result = c2st(photos[:20], _recoloured(photos[:20], 0.0), features="ab-histogram", folds=4, seed=0, n_boot=100)
+    gray = _recoloured(photos[:20], 0.0)
+    result = c2st(photos[:20], gray, features="ab-histogram", folds=4, seed=0, n_boot=100)
     assert "147-cell ab histogram" in result.critic and result.accuracy > 0.8
 
 
