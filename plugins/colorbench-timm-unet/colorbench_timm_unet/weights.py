@@ -35,8 +35,9 @@ def find_local_weights(encoder: str) -> str | None:
         repo_id, _, revision = cfg.hf_hub_id.partition("@")
         names = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else HF_FILENAMES
         for filename in names:
-            found = try_to_load_from_cache(repo_id, filename, cache_dir=hf_cache_dir(),
-                                           revision=revision or None)
+            found = try_to_load_from_cache(
+                repo_id, filename, cache_dir=hf_cache_dir(), revision=revision or None
+            )
             if isinstance(found, str):
                 return found
     if cfg.url:  # timm's older torch-hub cache
