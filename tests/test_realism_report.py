@@ -105,3 +105,21 @@ def test_twenty_judge_answers_give_the_fooling_rate_with_n_20(smoke_study, tmp_p
     csv = report(store, "csv", tmp_path)
     frame = pd.read_csv(tmp_path / "report.csv")
     assert csv and frame["fooling_n_answers"].sum() == 20 and frame["fooling_n_judges"].max() == 1
+
+
+def test_kid_is_shown_with_its_standard_deviation_and_small_values_keep_their_digits(tmp_path):
+    """KID (unbiased) is read from a run's set metrics with its sd over subsets, never rounded to
+    0.00, and a metric without an interval prints no empty bracket."""
+    from colorbench.measures.builtin import KID
+    from colorbench.report.realism import realism_lines, realism_rows
+
+    def run(setting: str, seed: int, kid: float, sd: float) -> dict:
+        metrics = {"kid": {"value": kid, "low": None, "high": None, "std": sd, "n": 47}}
+        return {"generator": "unet", "setting": setting, "seed": seed, "status": "completed",
+                "set_metrics": json.dumps(metrics)}  # fmt: skip
+
+    runs = pd.DataFrame([run("baseline", 0, 0.0031, 0.0004), run("baseline", 1, 0.0035, 0.0006)])
+    rows = realism_rows(tmp_path, "s", runs, "unet", {"baseline": "Default"})
+    (line,) = [line for line in realism_lines(rows, runs, "unet", KID.name)[1:] if "KID" in line]
+    assert "KID 0.0033 ± 0.0005 (± its sd, mean of 2 seeds'; n = 47 photos)" in line, line
+    assert "(," not in line and "0.00 " not in line

@@ -372,6 +372,7 @@ def _realism_numbers(section: Section, setting: str) -> dict[str, Any]:
         out[f"{measure.name}_low"] = cell.low if cell else None
         out[f"{measure.name}_high"] = cell.high if cell else None
         out[f"{measure.name}_n"] = cell.n if cell else None
+        out[f"{measure.name}_sd"] = cell.std if cell else None  # its own spread (KID: over subsets)
     return out
 
 

@@ -29,6 +29,7 @@ class SetCell:
     high: float | None
     n: int | None  # items per run (photos)
     n_seeds: int
+    std: float | None = None  # the metric's own spread per run (KID: sd over subsets), mean over seeds
 
 
 def _set_cells(mine: pd.DataFrame, name: str) -> SetCell | None:
@@ -43,14 +44,27 @@ def _set_cells(mine: pd.DataFrame, name: str) -> SetCell | None:
     highs = [v["high"] for v in values if v.get("high") is not None]
     mean = sum(v["value"] for v in values) / len(values)
     low, high = (min(lows) if lows else None), (max(highs) if highs else None)
-    return SetCell(mean, low, high, values[0].get("n"), len(values))
+    stds = [v["std"] for v in values if v.get("std") is not None]
+    std = sum(stds) / len(stds) if stds else None
+    return SetCell(mean, low, high, values[0].get("n"), len(values), std)
+
+
+def _number(value: float) -> str:
+    # Two decimals for shares and distances of order 1; significant digits for small ones (KID ~1e-3).
+    return f"{value:.2f}" if abs(value) >= 0.1 or value == 0 else f"{value:.2g}"
 
 
 def _format_set(measure: Measure, cell: SetCell) -> str:
-    # The interval's name comes from the declaration: its measured coverage, never a bare "95%".
-    span = f" ({measure.interval} {cell.low:.2f}-{cell.high:.2f}" if cell.low is not None else " ("
-    span += "" if cell.n_seeds == 1 else f", span of {cell.n_seeds} seeds' intervals"
-    return f"{measure.label} {cell.mean:.2f}{span}, n = {cell.n} photos)"
+    parts = []
+    if cell.low is not None:
+        # The interval's name comes from the declaration: its measured coverage, never a bare "95%".
+        span = f"{measure.interval} {_number(cell.low)}-{_number(cell.high)}"
+        parts.append(span if cell.n_seeds == 1 else f"{span}, span of {cell.n_seeds} seeds' intervals")
+    if cell.std is not None:
+        parts.append("± its sd" if cell.n_seeds == 1 else f"± its sd, mean of {cell.n_seeds} seeds'")
+    parts.append(f"n = {cell.n} photos")
+    value = f"{_number(cell.mean)} ± {_number(cell.std)}" if cell.std is not None else _number(cell.mean)
+    return f"{measure.label} {value} ({'; '.join(parts)})"
 
 
 def realism_rows(root: Path, study: str, runs: pd.DataFrame, generator: str, labels: dict[str, str]):
