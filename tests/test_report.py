@@ -223,13 +223,15 @@ def test_html_references_only_existing_files_and_embeds(claimed_report, tmp_path
     paths = write_report(claimed_report, "html", tmp_path / "out" / "index.html")
     refs = _html(paths[0])
     assert {"table", "img", "figure"} <= set(refs.tags)
-    assert len(refs.refs) == 1  # the forest plot (the built store has no histories or samples)
+    # The forest plot and the profile (from per-image values); the built store has no histories or samples.
+    assert sorted(refs.refs) == ["index-study-forest.png", "index-unet-profile.png"]
     for ref in refs.refs:
         assert not ref.startswith(("/", "http")) and (paths[0].parent / ref).is_file(), ref
     embedded = write_report(claimed_report, "html", tmp_path / "e" / "r.html", embed_images=True)
     assert embedded == [tmp_path / "e" / "r.html"]
     data = [r for r in _html(embedded[0]).refs if r.startswith("data:image/png;base64,")]
-    assert len(data) == 1 and base64.b64decode(data[0].split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    png = b"\x89PNG\r\n\x1a\n"
+    assert len(data) == 2 and all(base64.b64decode(d.split(",", 1)[1])[:8] == png for d in data)
 
 
 def test_odd_store_renders_in_every_format(odd, tmp_path):
@@ -555,3 +557,27 @@ def test_html_report_in_headless_chromium_has_no_scrollbar_and_inline_marks(clai
         assert mark["top"] < mark["textBottom"] and mark["bottom"] > mark["textTop"], mark
         assert mark["left"] >= mark["textRight"] - 0.5, mark
     assert all(lines == 1 for _, lines in layout["units"]), layout["units"]  # no unit word split
+
+
+def test_per_image_views_reach_every_format_with_their_intervals(claimed_report, tmp_path):
+    """P(better than Default / gray), median and IQM per setting: in HTML, Markdown and LaTeX."""
+    import html
+
+    (section,) = claimed_report.sections
+    lead, *lines = section.per_image
+    assert "P(better)" in lead and "IQM" in lead and "not calibrated for few seeds" in lead
+    by_label = {line.split(": ")[0]: line for line in lines}
+    assert "P(better than Default)" not in by_label["Default"]  # no setting is compared with itself
+    others = [line for label, line in by_label.items() if label != "Default"]
+    shape = r"P\(better than Default\) [01]\.\d\d \[[01]\.\d\d, [01]\.\d\d\]"
+    assert others and all(re.search(shape, x) for x in others)
+    assert all("P(better than gray)" in x and "median " in x and "IQM " in x for x in lines)
+    for fmt, name in (("html", "r.html"), ("markdown", "r.md"), ("latex", "r.tex")):
+        out = tmp_path / fmt
+        write_report(claimed_report, fmt, out / name)
+        text = "".join(p.read_text() for p in out.iterdir() if p.suffix in {".html", ".md", ".tex"})
+        text = html.unescape(text) if fmt == "html" else text
+        escape = {"markdown": md_escape, "latex": tex_escape}.get(fmt, str)
+        for line in (lead, *lines):
+            assert escape(line)[:50] in text, (fmt, line)
+    assert any(f.kind == "profile" for f in section.figures)

@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from colorbench.analysis.profiles import PROFILE_COLUMNS
 from colorbench.report.curves import curves_figure, far_runs
 from colorbench.report.forest import forest_figure, off_scale
+from colorbench.report.per_image import profile_figure
 from colorbench.store.reader import GRAY_PREFIX
 
 SETTINGS = ["Lower LR", "Higher LR", "Lower batch", "Higher batch", "Glorot init", "He init", "n_down = 5"]
@@ -147,3 +149,36 @@ def test_curves_without_a_far_run_mark_nothing(curve_runs):
     near = curve_runs[curve_runs["label"] != "He init"]
     fig = curves_figure(near, "ciede2000")
     assert not any(t.startswith("off scale") for t in _legend_texts(fig))
+
+
+def _axes_legend(fig) -> list[str]:
+    return [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def _profiles(medians: dict[str, float]) -> pd.DataFrame:
+    """Profiles of settings whose per-image improvements are spread evenly around ``medians``."""
+    rows = []
+    taus = np.linspace(-25, 5, 121)
+    for label, centre in medians.items():
+        for tau in taus:
+            share = float(np.clip(0.5 - (tau - centre) / 4, 0, 1))
+            band = (share * 0.9, min(1, share * 1.1))
+            rows.append(("g", label, label, "ciede2000", "default", tau, share, *band, 3, 20))
+    return pd.DataFrame(rows, columns=list(PROFILE_COLUMNS))
+
+
+def test_profile_names_a_far_setting_with_its_median_and_keeps_the_others_readable():
+    medians = {"Lower LR": 0.4, "Higher LR": -0.3, "Lower batch": -1.0, "Higher batch": 0.8, "He init": -21.0}
+    fig = profile_figure(_profiles(medians), "g", "ciede2000", "G")
+    legend = _axes_legend(fig)
+    assert any(t.startswith("He init: off scale, median −2") for t in legend), legend
+    low, high = fig.axes[0].get_xlim()
+    assert low > -6 and high < 6  # the bulk's range, not -25
+    lines = {line.get_label() for line in fig.axes[0].get_lines()}
+    assert {"Lower LR", "Higher LR", "Lower batch", "Higher batch"} <= lines
+
+
+def test_profile_without_a_far_setting_draws_them_all():
+    medians = {"Lower LR": 0.4, "Higher LR": -0.3, "Lower batch": -1.0, "Higher batch": 0.8}
+    fig = profile_figure(_profiles(medians), "g", "ciede2000", "G")
+    assert not any("off scale" in t for t in _axes_legend(fig))

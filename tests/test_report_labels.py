@@ -95,3 +95,33 @@ def test_a_double_quote_in_a_sentence_compiles_in_latex(tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_a_note_with_a_long_path_and_url_stays_within_the_margin(full_store_for_notes, tmp_path):
+    """The "not computed" notes name a weights file's path and URL: no overfull line in report.tex."""
+
+    report = build_report(full_store_for_notes, "full", with_figures=False)
+    report.notes.append(
+        "lpips not computed: weights file alexnet-owt-7be5be79.pth (torchvision AlexNet) is missing: put it "
+        "at /root/.cache/torch/hub/checkpoints/alexnet-owt-7be5be79.pth (from "
+        "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth; TORCH_HOME moves the cache)"
+    )
+    write_report(report, "latex", tmp_path / "r.tex")
+    result = subprocess.run(
+        ["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "r.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    log = (tmp_path / "r.log").read_text(errors="replace")
+    widths = [float(w) for w in re.findall(r"Overfull \\hbox \((\d+\.?\d*)pt too wide\)", log)]
+    assert not [w for w in widths if w > 1.0], widths
+
+
+@pytest.fixture
+def full_store_for_notes(tmp_path):
+    from test_results import study_store
+
+    return study_store(tmp_path / "store")

@@ -22,6 +22,7 @@ from colorbench.measures import metric_measures, set_measures
 from colorbench.report import notes as report_notes
 from colorbench.report.effects import EffectsTable, build_effects
 from colorbench.report.labels import generator_label, measure_label
+from colorbench.report.per_image import per_image_lines
 from colorbench.report.protocol import ProtocolItem, protocol, scale_phrase
 from colorbench.report.realism import realism_lines, realism_rows
 from colorbench.report.tables import (
@@ -75,6 +76,7 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     realism: list[str] = field(default_factory=list)  # realism headline, then one line per setting
     realism_rows: list[dict[str, Any]] = field(default_factory=list)
+    per_image: list[str] = field(default_factory=list)  # P(better), median, IQM: a lead, then per setting
     label: str = ""  # the generator's name in prose and headings (labels.generator_label); "": the key
 
     @property
@@ -264,6 +266,7 @@ def build_report(
                 headline,
                 realism=realism_lines(realism, runs, generator, realism_metric),
                 realism_rows=realism,
+                per_image=per_image_lines(analysis, generator, verdict_metric, labels),
                 label=shown,
             )
         )

@@ -9,6 +9,7 @@ from colorbench.report.curves import OFF_RATIO, training_curves
 from colorbench.report.forest import OUTLIER_RATIO, forest_plot
 from colorbench.report.grids import image_grid
 from colorbench.report.labels import measure_label
+from colorbench.report.per_image import profile_png
 from colorbench.store.per_image import load_gray
 
 
@@ -63,6 +64,23 @@ def add_figures(report, root: Path, metric: str, images: list[str]) -> None:
                     "completed seed), "
                     "ground truth.",
                     credits=credits,
+                )
+            )
+        profile = None
+        if analysis is not None:
+            profile = profile_png(analysis.profiles, section.generator, metric, section.name)
+        if profile is not None:
+            section.figures.append(
+                Figure(
+                    "profile",
+                    section.generator,
+                    profile,
+                    f"{section.name}: performance profiles against Default on {measure_label(metric)}: "
+                    "for each setting, the share of val images (improvement averaged over its seeds) it "
+                    "improves on Default by more than τ, in the metric's good direction; the shaded band "
+                    "is the 95% percentile bootstrap over seeds and images. Dotted: τ = 0 and a share of "
+                    "one half (where a profile crosses it: the median improvement). A setting far off "
+                    "the others is named in the legend with its median improvement instead of drawn.",
                 )
             )
         curves = training_curves(runs, metric)

@@ -126,10 +126,22 @@ _TEX_UNICODE = {
 }
 
 
+_LONG_WORD = 20  # characters: a path or URL this long may break after each "/" (else: overfull lines)
+
+
 def tex_escape(text) -> str:
-    """Plain text -> TeX that prints it: every special escaped, whitespace (newlines) collapsed."""
+    """Plain text -> TeX that prints it: every special escaped, whitespace (newlines) collapsed;
+    a long path or URL may break after its slashes."""
+    return " ".join(_tex_word(word) for word in str(text).split())
+
+
+def _tex_word(word: str) -> str:
     out = []
-    for char in " ".join(str(text).split()):
+    breakable = len(word) > _LONG_WORD
+    for char in word:
+        if char == "/" and breakable:
+            out.append("/\\allowbreak{}")
+            continue
         if char in _TEX_SPECIALS:
             out.append(_TEX_SPECIALS[char])
         elif char in _TEX_UNICODE:
