@@ -88,13 +88,7 @@ def test_a_double_quote_in_a_sentence_compiles_in_latex(tmp_path):
     # Verdicts quote "supported" (the power clause); \textquotedbl stopped pdflatex in OT1.
     body = tex_escape('would read "supported" in at most 5% of studies')
     (tmp_path / "q.tex").write_text(r"\documentclass{article}\begin{document}" + body + r"\end{document}")
-    result = subprocess.run(
-        ["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "q.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout[-2000:]
+    _pdflatex(tmp_path / "q.tex")
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
@@ -108,13 +102,7 @@ def test_a_note_with_a_long_path_and_url_stays_within_the_margin(full_store_for_
         "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth; TORCH_HOME moves the cache)"
     )
     write_report(report, "latex", tmp_path / "r.tex")
-    result = subprocess.run(
-        ["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "r.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout[-2000:]
+    _pdflatex(tmp_path / "r.tex")
     log = (tmp_path / "r.log").read_text(errors="replace")
     widths = [float(w) for w in re.findall(r"Overfull \\hbox \((\d+\.?\d*)pt too wide\)", log)]
     assert not [w for w in widths if w > 1.0], widths
@@ -125,3 +113,13 @@ def full_store_for_notes(tmp_path):
     from test_results import study_store
 
     return study_store(tmp_path / "store")
+
+
+def _pdflatex(tex: Path) -> None:
+    result = subprocess.run(
+        ["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+        cwd=tex.parent,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-2000:]

@@ -183,19 +183,19 @@ class NullErrors:
     false_best: float  # studies with a "best" mark
 
 
+def _null_studies(case: Case, n_studies: int, n_seeds: int, n_images: int, seed: int):
+    """``n_studies`` studies in which no setting differs from Default or from gray."""
+    rng = np.random.default_rng(seed)
+    return simulate_studies(
+        rng, case, n_studies, effects={}, n_seeds=n_seeds, n_images=n_images, gray_offset=0.0
+    )
+
+
 def null_errors(
     case: Case, n_studies: int, *, n_seeds: int = 3, n_images: int = 47, n_boot: int = 200, seed: int = 0
 ) -> NullErrors:
     """Family-wise and per-interval error rates on ``n_studies`` null studies."""
-    per_image, gray = simulate_studies(
-        np.random.default_rng(seed),
-        case,
-        n_studies,
-        effects={},
-        n_seeds=n_seeds,
-        n_images=n_images,
-        gray_offset=0.0,
-    )
+    per_image, gray = _null_studies(case, n_studies, n_seeds, n_images, seed)
     result = analyze(per_image, gray, metrics=[METRIC], verdict_metric=METRIC, n_boot=n_boot, seed=seed)
     effects, gray_frame = result.effects, result.gray_effects
     excludes = (effects["low"] > 0) | (effects["high"] < 0)
@@ -236,15 +236,7 @@ def gray_familywise(
     case: Case, n_studies: int, *, n_seeds: int = 3, n_images: int = 47, n_boot: int = 100, seed: int = 0
 ) -> GrayErrors:
     """The family-wise false "beats gray" rate alone (:func:`null_errors` without the rest: faster)."""
-    per_image, gray = simulate_studies(
-        np.random.default_rng(seed),
-        case,
-        n_studies,
-        effects={},
-        n_seeds=n_seeds,
-        n_images=n_images,
-        gray_offset=0.0,
-    )
+    per_image, gray = _null_studies(case, n_studies, n_seeds, n_images, seed)
     found = gray_effects(per_image, gray, metrics=[METRIC], n_boot=n_boot, seed=seed)
     by_study = found.assign(raw=found["high"] < 0, held=found["versus_gray"] == BETTER).groupby("generator")
     return GrayErrors(

@@ -11,6 +11,7 @@ import click
 
 from colorbench.errors import ColorbenchError
 from colorbench.store import RunBusy, Status, Store
+from colorbench.study.estimate import duration
 from colorbench.study.executors import Executor, RunTask, execute_task
 from colorbench.study.plan import StudyPlan, describe_plan, refresh_state
 
@@ -49,17 +50,6 @@ def _clear_runs(plan: StudyPlan, store: Store) -> None:
         except RunBusy as busy:
             raise ColorbenchError(f"--force: run {run.run_id} is being trained right now ({busy})") from None
         run.state, run.detail = Status.NOT_STARTED, None
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def check_generators(plan: StudyPlan) -> None:
@@ -210,10 +200,10 @@ def run_study(
         k, n = len(result.outcomes), len(tasks)
         elapsed = time.perf_counter() - started
         detail = f" ({outcome['error']})" if outcome.get("error") else ""
-        eta = f", about {_duration(elapsed / k * (n - k))} left" if k < n else ""
+        eta = f", about {duration(elapsed / k * (n - k))} left" if k < n else ""
         click.echo(
             f"[{k}/{n}] {labels[outcome['run_id']]}: {outcome['status']} in {outcome['seconds']:.1f}s"
-            f"{detail}; elapsed {_duration(elapsed)}{eta}"
+            f"{detail}; elapsed {duration(elapsed)}{eta}"
         )
 
     if tasks:
@@ -241,7 +231,7 @@ def run_study(
     planned = sum(1 for r in plan.runs if r.planned)
     click.echo(
         f"study {plan.name}: {done}/{planned} runs done, {len(result.failed)} failed, "
-        f"{_duration(result.wall_seconds)}; results in {root} (record {result.record_path})"
+        f"{duration(result.wall_seconds)}; results in {root} (record {result.record_path})"
     )
     click.echo(f"next: colorbench report --out {root} --study {plan.name} --format html")
     return result
