@@ -78,7 +78,8 @@ def add_figures(report, root: Path, metric: str, images: list[str]) -> None:
                     f"{section.name}: performance profiles against Default on {measure_label(metric)}: "
                     "for each setting, the share of val images (improvement averaged over its seeds) it "
                     "improves on Default by more than τ, in the metric's good direction; the shaded band "
-                    "is the 95% percentile bootstrap over seeds and images. Dotted: τ = 0 and a share of "
+                    "is the 95% percentile bootstrap over seeds and images (not calibrated for few seeds). "
+                    "Dotted: τ = 0 and a share of "
                     "one half (where a profile crosses it: the median improvement). A setting far off "
                     "the others is named in the legend with its median improvement instead of drawn.",
                 )
