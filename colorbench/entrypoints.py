@@ -83,8 +83,9 @@ def _rename_hint(ep: metadata.EntryPoint) -> str:
     return suggestion if suggestion and suggestion != ep.name else f"{ep.name}_plugin"
 
 
-# validate(entry point, loaded object) -> None if usable, else why not (one line).
-Validator = Callable[[metadata.EntryPoint, Any], "str | None"]
+# contract(loaded object) -> None if it is a usable plugin object of the group, else why not; after it
+# passes, the object's own ``name`` must equal its entry point's, then ``check(object)`` may add more.
+Contract = Callable[[Any], "str | None"]
 # import_hint(entry point, exception) -> text appended to an import failure's reason, or "".
 ImportHint = Callable[[metadata.EntryPoint, Exception], str]
 
@@ -96,7 +97,8 @@ class EntryPointRegistry:
         self,
         group: str,
         noun: str,
-        validate: Validator | None = None,
+        contract: Contract | None = None,
+        check: Contract | None = None,
         import_hint: ImportHint | None = None,
         unknown_error: type[ColorbenchError] = UnknownPluginError,
         broken_error: type[ColorbenchError] = BrokenPluginError,
@@ -104,7 +106,7 @@ class EntryPointRegistry:
         name_field: str = "plugin object's name",
     ) -> None:
         self.group, self.noun = group, noun
-        self._validate, self._import_hint = validate, import_hint
+        self._contract, self._check, self._import_hint = contract, check, import_hint
         self._unknown_error, self._broken_error = unknown_error, broken_error
         self._on_refresh = on_refresh
         self._name_field = name_field  # where a plugin states its own name, for rename hints
@@ -167,14 +169,24 @@ class EntryPointRegistry:
             if self._import_hint is not None:
                 reason += self._import_hint(ep, exc)
             return info(BROKEN, one_line(reason))
-        if self._validate is not None:
+        if self._contract is not None:
             try:
-                problem = self._validate(ep, obj)
-            except Exception as exc:  # a validator tripping over a strange object is a broken plugin
+                problem = self._problem(ep, obj)
+            except Exception as exc:  # a check tripping over a strange object is a broken plugin
                 problem = f"{ep.value} could not be checked: {type(exc).__name__}: {exc}"
             if problem is not None:
                 return info(BROKEN, one_line(problem))
         return info(OK, plugin=obj)
+
+    def _problem(self, ep: metadata.EntryPoint, obj: Any) -> str | None:
+        """Why a loaded object is not this group's plugin under its entry point's name, or None."""
+        problem = self._contract(obj)
+        if problem is not None:
+            return f"{ep.value} {problem}"
+        if obj.name != ep.name:
+            article = "an" if self.noun[0] in "aeiou" else "a"
+            return f"entry point {ep.name!r} resolves to {article} {self.noun} named {obj.name!r}"
+        return None if self._check is None else self._check(obj)
 
     def _builtin_claimed(
         self, name: str, builtin: metadata.EntryPoint, ep: metadata.EntryPoint

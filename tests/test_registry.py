@@ -130,7 +130,7 @@ def test_broken_plugins_are_reported_and_the_others_keep_working(install):
         "raises": "import of cbtest_raises:PLUGIN failed: RuntimeError: boom second line",
         "notaplugin": "cbtest_dict:PLUGIN resolves to dict, not a colorbench.models.GeneratorPlugin",
         "missing": "import of cbtest_dict:NOPE failed: AttributeError",
-        "misnamed": "entry point 'misnamed' resolves to a plugin named 'other'",
+        "misnamed": "entry point 'misnamed' resolves to a generator named 'other'",
         "baddefault": "default variant 'w' is not one of its variants (v)",
     }
     for name, reason in reasons.items():

@@ -16,8 +16,6 @@ are taken from :mod:`colorbench.measures.builtin` directly, and ``colorbench met
 
 from __future__ import annotations
 
-from importlib import metadata
-
 from colorbench.entrypoints import EntryPointRegistry, PluginInfo
 from colorbench.errors import ColorbenchError
 from colorbench.measures import builtin
@@ -34,21 +32,17 @@ class UnknownMeasureError(ColorbenchError):
     """No loss or metric of this name is declared."""
 
 
-def _validate(ep: metadata.EntryPoint, obj: object) -> str | None:
+def _metric_problem(obj: object) -> str | None:
     problem = declaration_problem(obj)
-    if problem is not None:
-        return f"{ep.value} {problem}"
-    if obj.kind == LOSS:
-        return f"{ep.value} declares a loss: only metrics plug in (losses belong to the objective)"
-    if obj.name != ep.name:
-        return f"entry point {ep.name!r} resolves to a metric named {obj.name!r}"
-    return None
+    if problem is None and obj.kind == LOSS:
+        return "declares a loss: only metrics plug in (losses belong to the objective)"
+    return problem
 
 
 REGISTRY = EntryPointRegistry(
     ENTRY_POINT_GROUP,
     "metric",
-    validate=_validate,
+    contract=_metric_problem,
     unknown_error=UnknownMeasureError,
     name_field="Measure(name=...)",
 )

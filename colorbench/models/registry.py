@@ -46,13 +46,8 @@ class BrokenGeneratorError(ColorbenchError):
     """The generator's entry point fails to load, breaks the contract, or its name is claimed twice."""
 
 
-def _validate(ep: metadata.EntryPoint, obj: object) -> str | None:
-    problem = contract_problem(obj)
-    if problem is not None:
-        return f"{ep.value} {problem}"
-    if obj.name != ep.name:
-        return f"entry point {ep.name!r} resolves to a plugin named {obj.name!r}"
-    return api_version_problem(obj.api_version)
+def _api_version_problem(plugin: GeneratorPlugin) -> str | None:
+    return api_version_problem(plugin.api_version)
 
 
 def _import_hint(ep: metadata.EntryPoint, exc: Exception) -> str:
@@ -71,7 +66,8 @@ def _forget_fingerprints() -> None:
 GENERATORS = EntryPointRegistry(
     ENTRY_POINT_GROUP,
     "generator",
-    validate=_validate,
+    contract=contract_problem,
+    check=_api_version_problem,
     import_hint=_import_hint,
     unknown_error=UnknownGeneratorError,
     broken_error=BrokenGeneratorError,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 from colorbench.entrypoints import EntryPointRegistry
@@ -115,17 +114,8 @@ def contract_problem(obj: object) -> str | None:
     return None
 
 
-def _validate(ep: metadata.EntryPoint, obj: object) -> str | None:
-    problem = contract_problem(obj)
-    if problem is not None:
-        return f"{ep.value} {problem}"
-    if obj.name != ep.name:
-        return f"entry point {ep.name!r} resolves to an executor named {obj.name!r}"
-    return None
-
-
 EXECUTORS = EntryPointRegistry(
-    ENTRY_POINT_GROUP, "executor", validate=_validate, name_field="ExecutorPlugin(name=...)"
+    ENTRY_POINT_GROUP, "executor", contract=contract_problem, name_field="ExecutorPlugin(name=...)"
 )
 
 
