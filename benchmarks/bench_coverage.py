@@ -93,21 +93,24 @@ def section(n_studies: int, n_null: int, seeds: tuple[int, ...]) -> str:
                 f"{_pct(e.fwer_beats_gray)} | {_pct(e.false_best)} |"
             )
             print(lines[-1], flush=True)
-    cpu = resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu0
-    lines += [
-        "",
-        f"CPU: `{cpu_model()}`; {cpu / 60:.1f} min CPU, {(time.perf_counter() - started) / 60:.1f} min wall,"
-        f" load average at the end {os.getloadavg()[0]:.1f} (shared machine).",
-        "",
-    ]
+    lines += ["", cost_line(started, cpu0), ""]
     return "\n".join(lines)
 
 
-def write(text: str) -> None:
-    """Replace (or append) this script's section of RESULTS.md."""
+def cost_line(started: float, cpu0: float) -> str:
+    """The machine and what a section cost since ``started`` (perf_counter) and ``cpu0`` (user CPU s)."""
+    cpu = resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu0
+    return (
+        f"CPU: `{cpu_model()}`; {cpu / 60:.1f} min CPU, {(time.perf_counter() - started) / 60:.1f} min wall,"
+        f" load average at the end {os.getloadavg()[0]:.1f} (shared machine)."
+    )
+
+
+def write(text: str, heading: str = HEADING) -> None:
+    """Replace (or append) the section under ``heading`` (this script's by default) of RESULTS.md."""
     current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if HEADING in current:
-        head, rest = current.split(HEADING, 1)
+    if heading in current:
+        head, rest = current.split(heading, 1)
         after = rest.find("\n## ")
         current = head + text + ("\n" + rest[after + 1 :] if after >= 0 else "")  # a blank line before
     else:
