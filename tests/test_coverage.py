@@ -9,7 +9,7 @@ negative covered 92.9% (seed-dominated), which this bound fails.
 The target, 94-96%, is not reached where the seed term is skewed (lognormal): the paired difference
 of two skewed seed terms is symmetric but heavy-tailed, and a t interval with ~2 df is conservative
 there (96.3-96.6% over 5,000 studies). No interval fixes it without under-covering normal seed
-noise, which 3 seeds cannot tell apart from it (benchmarks/bench_seed_shape.py; the last tests here check
+noise, which 3 seeds barely tell apart from it (benchmarks/bench_seed_shape.py; the last tests here check
 its statistic). That case asserts it never under-covers and reports the miss as an expected failure
 (xfail) instead of widening the bound.
 """

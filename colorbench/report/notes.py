@@ -113,7 +113,7 @@ def calibration_note() -> str:
         "Calibration, measured on simulated studies of 9 settings x 3 seeds x 47 images: the 95% "
         "intervals against Default hold the true effect 94-96% of the time when image or seed noise "
         "dominates or seed noise differs between settings; with strongly skewed (lognormal) seed noise "
-        f"they are conservative, {skewed.coverage} (3 seeds cannot tell that shape from normal noise, "
+        f"they are conservative, {skewed.coverage} (3 seeds barely tell that shape from normal noise, "
         'so no interval is exact for both), and a false "better than gray" occurs in '
         f"{skewed.fwer_beats_gray} of {skewed.n_null} null studies after Holm (5% allowed)."
     )
