@@ -198,6 +198,24 @@ def make_coco_set(tmp_path):
     return make
 
 
+@pytest.fixture(scope="module")
+def module_tmp(tmp_path_factory):
+    """Factory: ``module_tmp(name)`` is a new folder for one module's shared results, removed when
+    that module's tests end. A smoke run's checkpoint is ~220 MB (the full-width U-Net with Adam
+    state), so studies kept to the session's end filled CI's disk (tests errored on copytree)."""
+    import shutil
+
+    made: list[Path] = []
+
+    def make(name: str) -> Path:
+        made.append(tmp_path_factory.mktemp(name))
+        return made[-1]
+
+    yield make
+    for path in made:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_cache_dir(tmp_path_factory):
     """Tests never read or write the user's prepared-data cache (~/.cache/colorbench)."""

@@ -54,9 +54,9 @@ def _study_args(photo_dir: Path, out: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def shared_store(photo_dir, tmp_path_factory):
+def shared_store(photo_dir, module_tmp):
     """A completed smoke study (three runs), as a colleague would share it."""
-    out = tmp_path_factory.mktemp("shared") / "runs"
+    out = module_tmp("shared") / "runs"
     result = _colorbench(*_study_args(photo_dir, out))
     assert result.returncode == 0, result.stdout + result.stderr
     run_dirs = sorted(p.parent for p in out.glob("unet-*/checkpoint.pt"))

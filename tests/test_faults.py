@@ -67,9 +67,9 @@ def no_traceback(result) -> None:
 
 
 @pytest.fixture(scope="module")
-def smoke_store(tmp_path_factory) -> Path:
+def smoke_store(module_tmp) -> Path:
     """A completed study of three smoke runs (unet, init varied), written with umask 022."""
-    store = tmp_path_factory.mktemp("smoke") / "runs"
+    store = module_tmp("smoke") / "runs"
     result = colorbench("run", *SMOKE, "--vary", "init", "--out", str(store), umask=0o022)
     assert result.returncode == 0, result.stdout + result.stderr
     return store

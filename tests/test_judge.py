@@ -46,9 +46,9 @@ def colorbench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def smoke_study(tmp_path_factory) -> Path:
+def smoke_study(module_tmp) -> Path:
     """A completed study of three smoke runs, each with four saved val predictions."""
-    store = tmp_path_factory.mktemp("judge") / "runs"
+    store = module_tmp("judge") / "runs"
     result = colorbench(
         "run", "--plugin", "unet", "--vary", "init", "--preset", "smoke",
         "--set", "num_samples=4", "--set", "precision=fp32", "--out", str(store),

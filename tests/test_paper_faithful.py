@@ -299,12 +299,12 @@ def test_a_table_that_mixes_zhang_units_says_so():
 
 # --------------------------------------------------------------------------- tiny runs (slow)
 @pytest.fixture(scope="module")
-def faithful_store(photo_dir, tmp_path_factory):
+def faithful_store(photo_dir, module_tmp):
     """One study per preset (unet and zhang, the baseline only, one seed) on the same photos, on a
     device that claims native bf16; plus a study holding Zhang runs in both units (as a user might
     merge two). Records every BatchLoader the trainer makes."""
-    out = tmp_path_factory.mktemp("runs")
-    cache = tmp_path_factory.mktemp("cache")
+    out = module_tmp("runs")
+    cache = module_tmp("cache")
     settings = [arg for key, value in TINY.items() for arg in ("--set", f"{key}={value}")]
     loaders = []
     real_loader = trainer_module.BatchLoader

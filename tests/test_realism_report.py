@@ -33,8 +33,8 @@ def colorbench(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def smoke_study(tmp_path_factory) -> Path:
-    store = tmp_path_factory.mktemp("realism") / "runs"
+def smoke_study(module_tmp) -> Path:
+    store = module_tmp("realism") / "runs"
     result = colorbench(
         "run", "--plugin", "unet", "--vary", "init", "--preset", "smoke",
         "--set", "num_samples=4", "--out", str(store),

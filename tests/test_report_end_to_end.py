@@ -23,8 +23,8 @@ def _colorbench(*args) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def real_study(tmp_path_factory):
-    out = tmp_path_factory.mktemp("real") / "runs"
+def real_study(module_tmp):
+    out = module_tmp("real") / "runs"
     result = _colorbench(
         "run", "--plugin", "unet", "--vary", "init", "--seeds", "2", "--preset", "smoke",
         "--set", "epochs=2", "--set", "eval_every=1", "--set", "num_samples=4",
