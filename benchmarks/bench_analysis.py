@@ -5,18 +5,25 @@ counts, best marks of every metric and loss column, the claim's verdict on a met
 for 2 generators x 9 settings x 3 seeds x 7 metrics, B = 2000, at 47 val images and at 2,000, plus
 the forest plot of the first case. Prints the CPU model (/proc/cpuinfo) and the load average.
 
-    python benchmarks/bench_analysis.py [--images 47 2000] [--boot 2000] [--repeat 3]
+Side by side, interleaved, in the same process: ``analyze`` as it is, and with every plugin
+registry lookup reading its distribution's METADATA file again (as before the registries kept what
+discovery read; a report asks which way each metric improves once per contrast). ``--write``
+puts that comparison in benchmarks/RESULTS.md.
+
+    python benchmarks/bench_analysis.py [--images 47 2000] [--boot 2000] [--repeat 3] [--write]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 
 import numpy as np
 import pandas as pd
 
+from colorbench import entrypoints
 from colorbench.analysis import analyze
 from colorbench.analysis.simulate import SETTINGS  # the example's nine settings
 from colorbench.report.forest import forest_plot
@@ -69,12 +76,64 @@ def simulate(
     return pd.concat(frames, ignore_index=True), gray, pd.concat(runs, ignore_index=True)
 
 
+HEADING = "## Analysis time: plugin metadata read once, or per lookup (bench_analysis.py)"
+
+
+@contextlib.contextmanager
+def metadata_per_lookup():
+    """Every registry lookup parses the distribution's METADATA again (the code before the cache)."""
+    kept = entrypoints.EntryPointRegistry._dist_of
+    entrypoints.EntryPointRegistry._dist_of = lambda self, ep: entrypoints._dist(ep)
+    try:
+        yield
+    finally:
+        entrypoints.EntryPointRegistry._dist_of = kept
+
+
+def compare(n_images: int, n_boot: int, repeat: int) -> tuple[float, float]:
+    """Median seconds of ``analyze`` (cached, per lookup), runs interleaved."""
+    per_image, gray, runs = simulate(n_images)
+    cached, per_lookup = [], []
+    for _ in range(repeat):
+        for times, context in ((cached, contextlib.nullcontext()), (per_lookup, metadata_per_lookup())):
+            with context:
+                start = time.perf_counter()
+                analyze(per_image, gray, runs, n_boot=n_boot, seed=0)
+                times.append(time.perf_counter() - start)
+    return float(np.median(cached)), float(np.median(per_lookup))
+
+
+def section(args: argparse.Namespace, rows: list[str]) -> str:
+    command = (
+        f"python benchmarks/bench_analysis.py --images {' '.join(map(str, args.images))}"
+        f" --boot {args.boot} --repeat {args.repeat} --write"
+    )
+    return "\n".join(
+        [
+            HEADING,
+            "",
+            f"`{command}`: `analyze` on {len(GENERATORS)} generators x {len(SETTINGS)} settings x 3 seeds"
+            f" x {len(METRICS)} metrics plus losses, median of {args.repeat} interleaved runs each."
+            " *Per lookup*: every plugin-registry lookup parses its distribution's METADATA (the code"
+            " before 2026-12-04); *read once*: discovery keeps it.",
+            "",
+            "| val images | B | per lookup (s) | read once (s) | ratio |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+            f"CPU: `{cpu_model()}`; load average at the end {os.getloadavg()[0]:.1f} (shared machine).",
+            "",
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, nargs="+", default=[47, 2000])
     parser.add_argument("--boot", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per case (best and median shown)")
     parser.add_argument("--quick", action="store_true", help="smoke mode: 47 images, B = 200, one run")
+    parser.add_argument("--write", action="store_true", help="put the comparison in benchmarks/RESULTS.md")
     args = parser.parse_args()
     if args.quick:
         args.images, args.boot, args.repeat = [47], 200, 1
@@ -95,6 +154,20 @@ def main() -> None:
             start = time.perf_counter()
             png = forest_plot(result.effects, result.gray_effects, ["l1_ab", "psnr", "ciede2000", "dcf"])
             print(f"forest_plot: {time.perf_counter() - start:.2f} s ({len(png) // 1024} KiB PNG)")
+    rows = []
+    for n_images in args.images:
+        cached, per_lookup = compare(n_images, args.boot, args.repeat)
+        rows.append(
+            f"| {n_images} | {args.boot} | {per_lookup:.2f} | {cached:.2f} | {per_lookup / cached:.1f}x |"
+        )
+        print(
+            f"analyze at {n_images} images: metadata per lookup {per_lookup:.2f} s, read once"
+            f" {cached:.2f} s: ratio {per_lookup / cached:.1f}x"
+        )
+    if args.write and not args.quick:
+        from bench_coverage import write  # benchmarks/ is the script's own folder, first on sys.path
+
+        write(section(args, rows), HEADING)
 
 
 if __name__ == "__main__":

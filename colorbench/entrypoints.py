@@ -111,11 +111,15 @@ class EntryPointRegistry:
         self._on_refresh = on_refresh
         self._name_field = name_field  # where a plugin states its own name, for rename hints
         self._entry_points: dict[str, list[metadata.EntryPoint]] | None = None
+        # (name, version) of each discovered entry point's distribution, by id of the entry point:
+        # reading it parses the distribution's METADATA file, and a report asks per contrast.
+        self._dists: dict[int, tuple[str | None, str | None]] = {}
         self._loaded: dict[str, list[PluginInfo]] = {}  # cleared in place: callers may hold it
 
     def refresh(self) -> None:
         """Forget what was discovered and loaded (after installing or removing a plugin)."""
         self._entry_points = None
+        self._dists.clear()
         self._loaded.clear()
         if self._on_refresh is not None:
             self._on_refresh()
@@ -128,13 +132,20 @@ class EntryPointRegistry:
             for ep in metadata.entry_points(group=self.group):
                 # One distribution visible twice on sys.path (e.g. an editable install plus a stale
                 # egg-info in the source tree) is not a conflict: same name, target and distribution.
-                key = (ep.name, ep.value, _dist(ep)[0])
+                dist = _dist(ep)
+                key = (ep.name, ep.value, dist[0])
                 if key in seen:
                     continue
                 seen.add(key)
+                self._dists[id(ep)] = dist
                 found.setdefault(ep.name, []).append(ep)
             self._entry_points = dict(sorted(found.items()))
         return self._entry_points
+
+    def _dist_of(self, ep: metadata.EntryPoint) -> tuple[str | None, str | None]:
+        """``_dist(ep)`` as read at discovery (an entry point of this registry's)."""
+        found = self._dists.get(id(ep))
+        return found if found is not None else _dist(ep)
 
     def names(self) -> list[str]:
         """Every registered name, without importing anything."""
@@ -145,19 +156,19 @@ class EntryPointRegistry:
         return [
             name
             for name, eps in self._discover().items()
-            if any(_dist(ep)[0] == BUILTIN_DISTRIBUTION for ep in eps)
+            if any(self._dist_of(ep)[0] == BUILTIN_DISTRIBUTION for ep in eps)
         ]
 
     def entry_point_value(self, name: str) -> str | None:
         """The ``module:attribute`` target a name resolves to (the built-in's on a conflict); no import."""
         eps = self._discover().get(name) or []
-        builtins = [ep for ep in eps if _dist(ep)[0] == BUILTIN_DISTRIBUTION]
+        builtins = [ep for ep in eps if self._dist_of(ep)[0] == BUILTIN_DISTRIBUTION]
         chosen = builtins or eps
         return chosen[0].value if len(chosen) == 1 else None
 
     # ------------------------------------------------------------------- loading
     def _load_one(self, ep: metadata.EntryPoint) -> PluginInfo:
-        dist_name, dist_version = _dist(ep)
+        dist_name, dist_version = self._dist_of(ep)
 
         def info(status: str, reason: str | None = None, plugin: Any = None) -> PluginInfo:
             return PluginInfo(ep.name, ep.value, dist_name, dist_version, status, reason, plugin)
@@ -191,19 +202,19 @@ class EntryPointRegistry:
     def _builtin_claimed(
         self, name: str, builtin: metadata.EntryPoint, ep: metadata.EntryPoint
     ) -> PluginInfo:
-        dist_name = _dist(ep)[0] or "its distribution"
+        dist_name = self._dist_of(ep)[0] or "its distribution"
         reason = (
             f"name {name!r} belongs to colorbench's built-in {self.noun} ({builtin.value}), so {ep.value} "
             f"from {_source(ep)} is not used: rename it in {dist_name}'s pyproject.toml under "
             f'[project.entry-points."{self.group}"] and in its {self._name_field}, '
             f"e.g. to {_rename_hint(ep)!r}, then reinstall it"
         )
-        return PluginInfo(name, ep.value, *_dist(ep), status=CONFLICT, reason=reason)
+        return PluginInfo(name, ep.value, *self._dist_of(ep), status=CONFLICT, reason=reason)
 
     def _load(self, name: str) -> list[PluginInfo]:
         if name not in self._loaded:
             eps = self._discover()[name]
-            builtins = [ep for ep in eps if _dist(ep)[0] == BUILTIN_DISTRIBUTION]
+            builtins = [ep for ep in eps if self._dist_of(ep)[0] == BUILTIN_DISTRIBUTION]
             if len(eps) == 1:
                 self._loaded[name] = [self._load_one(eps[0])]
             elif len(builtins) == 1:
@@ -218,7 +229,8 @@ class EntryPointRegistry:
                 sources = "; ".join(f"{ep.value} from {_source(ep)}" for ep in eps)
                 reason = f"name {name!r} is claimed by {len(eps)} entry points: {sources}"
                 self._loaded[name] = [
-                    PluginInfo(name, ep.value, *_dist(ep), status=CONFLICT, reason=reason) for ep in eps
+                    PluginInfo(name, ep.value, *self._dist_of(ep), status=CONFLICT, reason=reason)
+                    for ep in eps
                 ]
         return self._loaded[name]
 

@@ -84,3 +84,16 @@ def test_gpu_script_runs_end_to_end_on_the_cpu(tmp_path):
     for part in ("| unet n_down_5 | 4 |", "| zhang | 2 |", "Checkpoint at 32 px", "| 2 | "):
         assert part in scale, scale
     assert "status completed" in (tmp_path / "train_cuda.log").read_text()
+
+
+def test_analysis_benchmark_compares_metadata_read_once_with_per_lookup():
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_analysis.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"per lookup \d+\.\d+ s, read once \d+\.\d+ s: ratio \d+\.\dx", result.stdout), (
+        result.stdout
+    )
